@@ -1,0 +1,1 @@
+"""Plumbing shared by the ML code and the services: manifests, logging, image helpers."""

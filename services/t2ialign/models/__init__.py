@@ -1,0 +1,1 @@
+"""Model components: CLIP backbones, the toy generator pipeline, and checkpoint I/O."""

@@ -1,0 +1,165 @@
+"""The toy text-to-image pipeline: a pixel-space diffusers UNet2DConditionModel conditioned on the frozen
+toy-CLIP text tower's token states, with classifier-free guidance and a fast DPM-Solver++ sampler.
+
+Saved layout (diffusers format, safetensors):
+    <dir>/unet/{config.json, diffusion_pytorch_model.safetensors}
+    <dir>/scheduler/scheduler_config.json     (the *training* noise schedule)
+    <dir>/manifest.json                       (sha256 of every file)
+The frozen toy CLIP is not copied in: it lives beside the pipeline (`<dir>/../clip` by default), since
+the reward model shares it.
+Samplers are always built `from_config(training schedule)`: a sampler whose schedule differs from
+training makes pure noise without any error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DConditionModel
+
+from t2ialign.common.manifest import verify_manifest, write_manifest
+from t2ialign.models.clip import ClipBackbone
+
+MAX_STEPS = 1000  # sanity bound on num_inference_steps
+
+
+def toy_unet_config(cross_attention_dim: int, sample_size: int = 32, tiny: bool = False) -> dict:
+    """UNet config: 32/64/64 channels, cross-attention at 16x16 and 8x8 only (about 1.7M parameters)."""
+    channels = (8, 16, 16) if tiny else (32, 64, 64)
+    return dict(
+        sample_size=sample_size,
+        in_channels=3,
+        out_channels=3,
+        layers_per_block=1,
+        block_out_channels=channels,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=cross_attention_dim,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    )
+
+
+def training_scheduler() -> DDPMScheduler:
+    """The noise schedule the UNet is trained on (cosine, epsilon prediction)."""
+    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon")
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8."""
+    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def to_model_space(images: np.ndarray) -> torch.Tensor:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float in [-1, 1]."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+class ToyPipeline:
+    """Generate with `prompt`, `num_images`, `seed`, `num_inference_steps`, `guidance_scale`.
+
+    The UNet is exposed as `.unet` for fine-tuning and hot-swapping; the text encoder stays frozen.
+    """
+
+    def __init__(self, unet: UNet2DConditionModel, text_encoder: ClipBackbone, noise_config: dict):
+        self.unet = unet.eval().requires_grad_(False)
+        self.text_encoder = text_encoder.eval().requires_grad_(False)
+        self.noise_config = dict(noise_config)
+        self._empty_states: torch.Tensor | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.unet.device
+
+    @property
+    def resolution(self) -> int:
+        return int(self.unet.config.sample_size)
+
+    def sampler(self, kind: str = "dpm++"):
+        """A sampler built from the training schedule's config ("dpm++" fast, "ddim" reference)."""
+        if kind == "dpm++":
+            return DPMSolverMultistepScheduler.from_config(self.noise_config, algorithm_type="dpmsolver++")
+        if kind == "ddim":
+            return DDIMScheduler.from_config(self.noise_config)
+        raise ValueError(f"unknown sampler {kind!r}; available: dpm++, ddim")
+
+    @torch.no_grad()
+    def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
+        return self.text_encoder.token_states(prompts)  # (B, L, W)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str],
+        num_images: int = 1,
+        seed: int = 0,
+        num_inference_steps: int = 20,
+        guidance_scale: float = 4.0,
+        sampler: str = "dpm++",
+        unet: UNet2DConditionModel | None = None,
+    ) -> np.ndarray:
+        """(len(prompts) * num_images, H, W, 3) uint8 images; the same arguments give the same images."""
+        # 1. Check inputs.
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if not prompts or any(not p.strip() for p in prompts):
+            raise ValueError("prompt must be a non-empty string (or a list of them)")
+        if not 1 <= num_images <= 4096:
+            raise ValueError(f"num_images must be in 1..4096, got {num_images}")
+        if not 1 <= num_inference_steps <= MAX_STEPS:
+            raise ValueError(f"num_inference_steps must be in 1..{MAX_STEPS}, got {num_inference_steps}")
+        if not np.isfinite(guidance_scale) or not 0 <= guidance_scale <= 50:
+            raise ValueError(f"guidance_scale must be a finite number in [0, 50], got {guidance_scale}")
+        unet = unet or self.unet
+        # 2. Encode prompts; the empty prompt is the unconditional branch of classifier-free guidance.
+        prompts = [p for p in prompts for _ in range(num_images)]
+        cond = self.encode_prompts(prompts)
+        uncond = self.encode_prompts([""]).expand_as(cond)
+        # 3. Initial noise from the seed.
+        gen = torch.Generator("cpu").manual_seed(int(seed))
+        size = self.resolution
+        x = torch.randn((len(prompts), 3, size, size), generator=gen).to(self.device)
+        scheduler = self.sampler(sampler)
+        scheduler.set_timesteps(num_inference_steps)
+        x = x * scheduler.init_noise_sigma
+        # 4. Denoise with classifier-free guidance: eps = eps_u + w (eps_c - eps_u).
+        use_cfg = guidance_scale != 1.0
+        for t in scheduler.timesteps:
+            model_in = scheduler.scale_model_input(torch.cat([x, x]) if use_cfg else x, t)
+            states = torch.cat([uncond, cond]) if use_cfg else cond
+            eps = unet(model_in, t, encoder_hidden_states=states).sample
+            if use_cfg:
+                eps_u, eps_c = eps.chunk(2)
+                eps = eps_u + guidance_scale * (eps_c - eps_u)
+            x = scheduler.step(eps, t, x).prev_sample
+        return to_uint8(x)
+
+    # Checkpoint I/O.
+    def save(self, folder: str | Path, unet: UNet2DConditionModel | None = None, **metadata: object) -> None:
+        folder = Path(folder)
+        (unet or self.unet).save_pretrained(folder / "unet", safe_serialization=True)
+        (folder / "scheduler").mkdir(parents=True, exist_ok=True)
+        (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(self.noise_config, indent=2))
+        write_manifest(folder, kind="toy-generator", text_encoder=self.text_encoder.model_name, **metadata)
+
+    @classmethod
+    def load(
+        cls, folder: str | Path, clip: ClipBackbone | str | Path | None = None, device: str = "cpu"
+    ) -> ToyPipeline:
+        """Load a saved pipeline; `clip` is a loaded backbone or its folder (default: `<folder>/../clip`)."""
+        folder = Path(folder)
+        verify_manifest(folder)
+        unet = load_unet(folder / "unet", device)
+        noise_config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+        if not isinstance(clip, ClipBackbone):
+            clip = ClipBackbone.load(Path(clip) if clip else folder.parent / "clip")
+        return cls(unet, clip.to(device), noise_config)
+
+
+def load_unet(folder: str | Path, device: str = "cpu") -> UNet2DConditionModel:
+    """A diffusers UNet from safetensors only (use_safetensors=True never falls back to pickles)."""
+    unet = UNet2DConditionModel.from_pretrained(str(folder), use_safetensors=True)
+    return unet.to(device).eval().requires_grad_(False)
