@@ -1,0 +1,108 @@
+"""Reward model r_phi(x, z) of Lee et al. 2023 (§3.2): frozen CLIP image and text embeddings, concatenated,
+into a two-layer MLP with a scalar output. Trained by training/reward_train.py (Eq. 1 + lambda * Eq. 2).
+
+A checkpoint folder holds `head.safetensors` (the MLP only; the backbone is referenced by name and
+folder), `reward_config.json`, and a manifest with the score-normalization statistics, so that thresholds
+on normalized scores mean "standard deviations above the mean score of the calibration set".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from t2ialign.common.manifest import read_manifest, verify_manifest, write_manifest
+from t2ialign.models.clip import ClipBackbone
+
+HEAD_FILE = "head.safetensors"
+CONFIG_FILE = "reward_config.json"
+
+
+@dataclass
+class RewardConfig:
+    hidden: int = 1024  # paper: two-layer MLP with 1,024 hidden units
+    dropout: float = 0.1  # small data: a little dropout keeps the head from memorising raters' flips
+    backbone: str = "t2ialign-toy-clip"  # open_clip config name of the frozen backbone
+
+
+class RewardHead(torch.nn.Module):
+    """MLP over concat(image_emb, text_emb) -> scalar."""
+
+    def __init__(self, embed_dim: int, cfg: RewardConfig):
+        super().__init__()
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(2 * embed_dim, cfg.hidden),
+            torch.nn.GELU(),
+            torch.nn.Dropout(cfg.dropout),
+            torch.nn.Linear(cfg.hidden, 1),
+        )
+
+    def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([image_emb, text_emb], dim=-1)).squeeze(-1)  # (B,)
+
+
+class RewardModel(torch.nn.Module):
+    """r_phi(x, z). `score` gives raw scores; `normalize` maps them with the calibration statistics."""
+
+    def __init__(
+        self,
+        backbone: ClipBackbone,
+        cfg: RewardConfig | None = None,
+        version: str = "untrained",
+        stats: dict[str, float] | None = None,
+    ):
+        super().__init__()
+        self.cfg = cfg or RewardConfig(backbone=backbone.model_name)
+        self.backbone = backbone.eval().requires_grad_(False)
+        self.head = RewardHead(backbone.embed_dim, self.cfg)
+        self.version = version
+        self.stats = stats or {"mean": 0.0, "std": 1.0}
+
+    @torch.no_grad()
+    def embed(self, images: np.ndarray | torch.Tensor, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frozen CLIP embeddings: images (B, H, W, 3) uint8 or (B, 3, H, W) in [-1, 1]; prompts (B,)."""
+        if len(images) != len(prompts):
+            raise ValueError(f"got {len(images)} images but {len(prompts)} prompts")
+        return self.backbone.encode_images(images), self.backbone.encode_text(prompts)
+
+    def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
+        return self.head(image_emb, text_emb)
+
+    @torch.no_grad()
+    def score(self, images: np.ndarray | torch.Tensor, prompts: list[str], batch_size: int = 256) -> torch.Tensor:
+        """Raw r_phi(x, z) for each (image, prompt) pair, shape (B,)."""
+        self.eval()
+        out = []
+        for i in range(0, len(images), batch_size):
+            img_e, txt_e = self.embed(images[i : i + batch_size], prompts[i : i + batch_size])
+            out.append(self.head(img_e, txt_e))
+        return torch.cat(out) if out else torch.zeros(0)
+
+    def normalize(self, scores: torch.Tensor) -> torch.Tensor:
+        return (scores - self.stats["mean"]) / max(self.stats["std"], 1e-6)
+
+    def save(self, folder: str | Path, **metadata: object) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, folder / HEAD_FILE)
+        (folder / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(self.cfg), indent=2))
+        write_manifest(folder, kind="reward", version=self.version, normalization=self.stats, **metadata)
+
+    @classmethod
+    def load(cls, folder: str | Path, backbone: ClipBackbone) -> RewardModel:
+        """Load a head saved by `save` onto an already-loaded frozen backbone (verified by sha256 first)."""
+        folder = Path(folder)
+        verify_manifest(folder)
+        manifest = read_manifest(folder)
+        cfg = RewardConfig(**json.loads((folder / CONFIG_FILE).read_text()))
+        if cfg.backbone != backbone.model_name:
+            raise ValueError(f"reward head {folder} was trained on {cfg.backbone!r}, not {backbone.model_name!r}")
+        model = cls(backbone, cfg, version=str(manifest.get("version", folder.name)), stats=manifest["normalization"])
+        model.head.load_state_dict(load_file(folder / HEAD_FILE))
+        return model.eval()
