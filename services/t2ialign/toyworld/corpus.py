@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from t2ialign.toyworld.grammar import BACKGROUNDS, COLORS, COUNT_WORDS, OBJECTS, PLURALS
+from t2ialign.toyworld.grammar import BACKGROUNDS, COLORS, COUNT_WORDS, OBJECTS, PLURALS, PromptSpec
 from t2ialign.toyworld.render import Scene, draw_scene, layout_scene
-from t2ialign.toyworld.grammar import PromptSpec
 
 
 @dataclass(frozen=True)

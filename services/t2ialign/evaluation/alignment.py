@@ -1,0 +1,92 @@
+"""Oracle alignment per prompt category, for seen and unseen prompts (`t2ialign eval`)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+
+from t2ialign.models.toy_pipeline import ToyPipeline, load_unet
+from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR
+from t2ialign.toyworld.grammar import CATEGORIES, SEEN_OBJECTS, UNSEEN_OBJECTS, PromptSpec, sample_prompt
+from t2ialign.toyworld.oracle import Oracle
+
+SPLITS: dict[str, tuple[str, ...]] = {"seen": SEEN_OBJECTS, "unseen": UNSEEN_OBJECTS}
+
+
+def eval_prompts(prompts_per_category: int, seed: int = 1234) -> dict[str, dict[str, list[PromptSpec]]]:
+    """Fixed evaluation prompts: {split: {category: [PromptSpec, ...]}}, the same for every model."""
+    rng = random.Random(seed)
+    return {
+        split: {cat: [sample_prompt(rng, cat, objects) for _ in range(prompts_per_category)] for cat in CATEGORIES}
+        for split, objects in SPLITS.items()
+    }
+
+
+def load_generator(model: str | Path = "base", device: str = "cpu") -> ToyPipeline:
+    """'base' -> the shipped toy pipeline; a pipeline folder; or a UNet folder swapped into the base pipeline."""
+    if str(model) == "base":
+        return ToyPipeline.load(DEFAULT_GENERATOR, clip=DEFAULT_CLIP, device=device)
+    path = Path(model)
+    if (path / "unet").is_dir():
+        return ToyPipeline.load(path, clip=DEFAULT_CLIP if not (path.parent / "clip").is_dir() else None, device=device)
+    if (path / "config.json").is_file():
+        base = ToyPipeline.load(DEFAULT_GENERATOR, clip=DEFAULT_CLIP, device=device)
+        return ToyPipeline(load_unet(path, device), base.text_encoder, base.noise_config)
+    raise FileNotFoundError(f"{model}: expected 'base', a pipeline folder (with unet/) or a UNet folder")
+
+
+def generate_for_prompts(
+    pipe: ToyPipeline,
+    prompts: list[PromptSpec],
+    images_per_prompt: int,
+    seed: int = 0,
+    num_inference_steps: int = 20,
+    guidance_scale: float = 4.0,
+    chunk_images: int = 128,
+    unet=None,
+) -> np.ndarray:
+    """(P, K, H, W, 3) uint8: K images for each prompt, in chunks; prompt i uses seed `seed + i`."""
+    per_chunk = max(1, chunk_images // images_per_prompt)
+    out = []
+    for start in range(0, len(prompts), per_chunk):
+        chunk = prompts[start : start + per_chunk]
+        imgs = pipe(
+            [p.text for p in chunk],
+            num_images=images_per_prompt,
+            seed=seed + start,
+            num_inference_steps=num_inference_steps,
+            guidance_scale=guidance_scale,
+            unet=unet,
+        )
+        out.append(imgs.reshape(len(chunk), images_per_prompt, *imgs.shape[1:]))
+    return np.concatenate(out)
+
+
+def oracle_rates(
+    images: np.ndarray, prompts: list[PromptSpec], oracle: Oracle | None = None
+) -> np.ndarray:
+    """(P,) share of each prompt's images that the oracle accepts; images is (P, K, H, W, 3)."""
+    oracle = oracle or Oracle()
+    rows = zip(images, prompts, strict=True)
+    return np.array([np.mean([oracle.judge(img, p).match for img in row]) for row, p in rows])
+
+
+def evaluate_alignment(
+    pipe: ToyPipeline,
+    prompts_per_category: int = 16,
+    images_per_prompt: int = 4,
+    seed: int = 1234,
+    num_inference_steps: int = 20,
+    guidance_scale: float = 4.0,
+) -> dict[str, dict[str, float]]:
+    """{"seen": {category: oracle alignment rate}, "unseen": {...}} over fixed prompts and seeds."""
+    oracle = Oracle()
+    result: dict[str, dict[str, float]] = {}
+    for split, by_cat in eval_prompts(prompts_per_category, seed).items():
+        result[split] = {}
+        for cat, prompts in by_cat.items():
+            images = generate_for_prompts(pipe, prompts, images_per_prompt, seed, num_inference_steps, guidance_scale)
+            result[split][cat] = round(float(oracle_rates(images, prompts, oracle).mean()), 4)
+    return result
