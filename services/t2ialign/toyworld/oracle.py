@@ -44,9 +44,14 @@ class OracleVerdict:
 
 
 def _soft_mask(mask: np.ndarray) -> np.ndarray:
+    """Tight crop, padded to a square (so elongated blobs keep their aspect), at TEMPLATE_RES."""
     ys, xs = np.nonzero(mask)
-    crop = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.uint8) * 255
-    im = Image.fromarray(crop).resize((TEMPLATE_RES, TEMPLATE_RES), Image.Resampling.BOX)
+    crop = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    side = max(crop.shape)
+    square = np.zeros((side, side), np.uint8)
+    top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
+    square[top : top + crop.shape[0], left : left + crop.shape[1]] = crop * 255
+    im = Image.fromarray(square).resize((TEMPLATE_RES, TEMPLATE_RES), Image.Resampling.BOX)
     return np.asarray(im, np.float32) / 255.0
 
 
@@ -75,6 +80,11 @@ class Oracle:
         return self._templates[height]
 
     def _classify_shape(self, mask: np.ndarray, height: int) -> tuple[str, float]:
+        """Best-matching shape and its soft IoU; 0 similarity for blobs far outside the drawn sizes."""
+        ys, xs = np.nonzero(mask)
+        side, sizes = max(np.ptp(ys), np.ptp(xs)) + 1, shape_sizes(height)
+        if not 0.6 * min(sizes) <= side <= 1.35 * max(sizes):
+            return "none", 0.0
         soft = _soft_mask(mask)
         best, best_sim = OBJECTS[0], -1.0
         for obj, tmpl in self._shape_templates(height):
