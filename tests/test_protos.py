@@ -25,6 +25,7 @@ def test_stubs_import() -> None:
     req = trainer_pb2.StartFinetuneRequest(round_ids=["r1"], guidance_scale=7.5, seed=3)
     assert trainer_pb2.StartFinetuneRequest.FromString(req.SerializeToString()) == req
     assert not req.HasField("pretrain_loss_weight")  # optional: unset means "recipe default"
+    assert req.HasField("guidance_scale") and req.seed == 3
     assert coordinator_pb2.StartRoundRequest(prompts=["a red cube"], num_images=2).num_images == 2
 
 
