@@ -1,0 +1,27 @@
+"""Generator service settings (the args of `build_generator_app`, one block of deploy/serve_local.yaml)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from t2ialign.paths import DEFAULT_GENERATOR
+from t2ialign.reward.config import DEFAULT_STORE
+
+
+class GeneratorServiceConfig(BaseModel, extra="forbid"):
+    backend: Literal["toy", "sd"] = "toy"  # generators/backends.py registry
+    model: str = str(DEFAULT_GENERATOR)  # base pipeline: local diffusers folder or store:<prefix>
+    clip: str | None = None  # toy only: frozen text-encoder folder or store:<prefix> (default <model>/../clip)
+    store_url: str = DEFAULT_STORE  # object store for images and UNet versions
+    pointer: str = "unet-serving"  # read at start (a restarted replica serves what the store says)
+    watch_pointer_s: float = Field(0.0, ge=0)  # poll the pointer and swap on change; 0 = only on LoadUnet
+    smoke_test_on_load: bool = True  # run one 1-step image on a new UNet before swapping it in
+    round: str = "serve"  # default images/<round>/ folder for requests that give none
+    default_num_inference_steps: int = Field(20, ge=1, le=200)  # toy: 20 DPM++ steps; SD: 25-50
+    default_guidance_scale: float = Field(4.0, ge=0, le=50)  # toy: 4; SD 1.5: 7.5
+    max_images_per_forward: int = Field(16, ge=1, le=64)  # larger batches are split (bounds peak memory)
+    reward_app: str = "reward"  # Serve application and deployment that score images
+    reward_deployment: str = "RewardDeployment"
+    torch_threads: int = Field(1, ge=1, le=64)  # intra-op threads per replica; replicas x threads <= cores

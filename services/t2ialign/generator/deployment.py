@@ -1,0 +1,146 @@
+"""Generator service as a Ray Serve deployment: gRPC Generate/ModelInfo/LoadUnet (via the Serve gRPC proxy)
+and Python methods for the gateway. Images are scored by the reward service through a DeploymentHandle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import numpy as np
+from ray import serve
+
+from t2ialign.generator.config import GeneratorServiceConfig
+from t2ialign.generator.logic import Generator, select, validate_params
+from t2ialign.serving.auth import ApiKeys, metadata_authorization
+from t2ialign.serving.errors import ServiceError, Unavailable
+from t2ialign.serving.grpc_errors import set_error
+from t2ialign.v1 import common_pb2, generator_pb2
+
+log = logging.getLogger("t2ialign.generator")
+
+
+def _version_pb(v: dict[str, str]) -> common_pb2.ModelVersion:
+    return common_pb2.ModelVersion(
+        kind=common_pb2.MODEL_KIND_UNET, version=v["version"], prefix=v["prefix"], parent_version=v["parent_version"]
+    )
+
+
+@serve.deployment(max_ongoing_requests=8, ray_actor_options={"num_cpus": 1})
+class GeneratorDeployment:
+    def __init__(self, config: dict[str, Any] | None = None):
+        self.cfg = GeneratorServiceConfig(**(config or {}))
+        self.gen = Generator.from_config(self.cfg)
+        self.api_keys = ApiKeys.from_env()
+        self.replica_id = str(serve.get_replica_context().replica_id)
+        self._reward: Any = None
+        self._watch = asyncio.get_event_loop().create_task(self._watch_pointer()) if self.cfg.watch_pointer_s else None
+
+    def _reward_handle(self) -> Any:
+        if self._reward is None:  # looked up lazily: the reward app may deploy after this one
+            self._reward = serve.get_deployment_handle(self.cfg.reward_deployment, app_name=self.cfg.reward_app)
+        return self._reward
+
+    async def _watch_pointer(self) -> None:
+        """Optional: follow pointers/unet-serving, so every replica converges after a promotion."""
+        while True:
+            await asyncio.sleep(self.cfg.watch_pointer_s)
+            try:
+                await asyncio.to_thread(self.gen.sync_to_pointer)
+            except Exception:
+                log.exception("pointer watch failed; will retry")
+
+    # In-cluster Python API (the gateway) --------------------------------------------------------------
+    async def generate(self, request: dict[str, Any]) -> dict[str, Any]:
+        """1. validate, 2. generate n, 3. score with the reward service, 4. select, 5. store, 6. answer."""
+        params = validate_params(request, self.cfg)
+        images, served = await asyncio.to_thread(self.gen.generate_images, params)
+        try:
+            r = await self._reward_handle().score_arrays.remote(images, [params.prompt])
+        except ServiceError:
+            raise
+        except Exception as e:
+            raise Unavailable(f"the reward service failed to score ({type(e).__name__}: {e}); retry later") from e
+        scores, normalized = np.asarray(r["scores"]), np.asarray(r["normalized"])
+        keep = select(scores, normalized, params)
+        records = await asyncio.to_thread(
+            self.gen.store_images, images, keep, params, served, r["scores"], r["normalized"], r["reward_version"]
+        )
+        return {
+            "images": records,
+            "unet_version": served.version,
+            "reward_version": r["reward_version"],
+            "num_generated": len(images),
+            "seed": params.seed,
+        }
+
+    async def model_info(self) -> dict[str, Any]:
+        return {**self.gen.model_info(), "replica_id": self.replica_id}
+
+    async def load_unet(self, version: str, prefix: str = "") -> dict[str, Any]:
+        result = await asyncio.to_thread(self.gen.load_unet, version, prefix)  # off the event loop
+        return {**result, "replica_id": self.replica_id}
+
+    # gRPC (t2ialign.v1.GeneratorService through the Serve gRPC proxy) --------------------------------
+    async def Generate(self, request: generator_pb2.GenerateRequest, grpc_context: Any = None) -> Any:
+        try:
+            self._auth(grpc_context, "user")
+            fields = {f.name: v for f, v in request.ListFields()}  # unset optional fields stay unset
+            fields["num_images"] = request.num_images
+            r = await self.generate(fields)
+            images = [
+                generator_pb2.GeneratedImage(
+                    image=common_pb2.ImageRef(key=x["key"], data=x["png"]),
+                    reward=x["reward"],
+                    normalized_reward=x["normalized_reward"],
+                    unet_version=x["unet_version"],
+                    index=x["index"],
+                )
+                for x in r["images"]
+            ]
+            return generator_pb2.GenerateResponse(
+                images=images,
+                unet_version=r["unet_version"],
+                reward_version=r["reward_version"],
+                num_generated=r["num_generated"],
+                seed=r["seed"],
+            )
+        except Exception as e:
+            set_error(grpc_context, e)
+            return generator_pb2.GenerateResponse()
+
+    async def ModelInfo(self, request: generator_pb2.ModelInfoRequest, grpc_context: Any = None) -> Any:
+        try:
+            self._auth(grpc_context, "user")
+            info = await self.model_info()
+            return generator_pb2.ModelInfoResponse(
+                backend=info["backend"],
+                unet=_version_pb(info["unet"]),
+                resolution=info["resolution"],
+                last_load_error=info["last_load_error"],
+                replica_id=info["replica_id"],
+            )
+        except Exception as e:
+            set_error(grpc_context, e)
+            return generator_pb2.ModelInfoResponse()
+
+    async def LoadUnet(self, request: generator_pb2.LoadUnetRequest, grpc_context: Any = None) -> Any:
+        try:
+            self._auth(grpc_context, "admin")
+            r = await self.load_unet(request.version, request.prefix)
+            return generator_pb2.LoadUnetResponse(
+                swapped=r["swapped"],
+                serving=_version_pb(r["serving"]),
+                previous=_version_pb(r["previous"]),
+                error=r["error"],
+                load_seconds=r["load_seconds"],
+                replica_id=r["replica_id"],
+            )
+        except Exception as e:
+            set_error(grpc_context, e)
+            return generator_pb2.LoadUnetResponse()
+
+    def _auth(self, grpc_context: Any, scope: str) -> None:
+        metadata = grpc_context.invocation_metadata() if grpc_context else None
+        self.api_keys.check(metadata_authorization(metadata), scope)

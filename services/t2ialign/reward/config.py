@@ -1,0 +1,19 @@
+"""Reward service settings (the args of `build_reward_app`, one block of deploy/serve_local.yaml)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from t2ialign.paths import DEFAULT_CLIP, REPO_ROOT
+
+DEFAULT_STORE = str(REPO_ROOT / "data" / "store")  # the embedded local store (gitignored)
+
+
+class RewardServiceConfig(BaseModel, extra="forbid"):
+    store_url: str = DEFAULT_STORE  # object store: a path, file:///path or s3://bucket?endpoint=...
+    clip: str = str(DEFAULT_CLIP)  # frozen CLIP backbone: local folder or store:<prefix>
+    pointer: str = "reward-serving"  # serving pointer read at start; unset pointer -> untrained head
+    head_seed: int = 0  # seed of the untrained head, so every replica scores the same without a checkpoint
+    max_batch_size: int = Field(64, ge=1, le=1024)  # pairs per forward; larger amortises more, waits longer
+    batch_wait_timeout_s: float = Field(0.005, ge=0, le=1)  # how long a batch waits to fill; adds tail latency
+    torch_threads: int = Field(1, ge=1, le=64)  # intra-op threads per replica; replicas x threads <= cores

@@ -1,0 +1,119 @@
+"""Reward service as a Ray Serve deployment: gRPC Score/Rank (via the Serve gRPC proxy) and Python methods
+for in-cluster callers (generator, gateway) through DeploymentHandles. All scoring goes through one
+@serve.batch queue, so pairs from concurrent requests share forward passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+from ray import serve
+
+from t2ialign.reward.config import RewardServiceConfig
+from t2ialign.reward.logic import ImageInput, RewardScorer, check_prompt, check_prompts, top_k
+from t2ialign.serving.auth import ApiKeys, metadata_authorization
+from t2ialign.serving.errors import check
+from t2ialign.serving.grpc_errors import set_error
+from t2ialign.serving.images import resize_images
+from t2ialign.v1 import reward_pb2
+
+Chunk = tuple[np.ndarray, list[str]]  # images (n, S, S, 3) uint8, prompts (n,)
+
+
+def _pairs(chunks: list[Chunk]) -> int:
+    return sum(len(p) for _, p in chunks)
+
+
+@serve.deployment(max_ongoing_requests=256, ray_actor_options={"num_cpus": 1})
+class RewardDeployment:
+    def __init__(self, config: dict[str, Any] | None = None):
+        self.cfg = RewardServiceConfig(**(config or {}))
+        self.scorer = RewardScorer.from_config(self.cfg)
+        self.api_keys = ApiKeys.from_env()
+        self._set_batching(self.cfg.max_batch_size, self.cfg.batch_wait_timeout_s)
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Batching knobs at runtime (cheap, so it is fine inside reconfigure)."""
+        self._set_batching(user_config.get("max_batch_size", 64), user_config.get("batch_wait_timeout_s", 0.005))
+
+    def _set_batching(self, max_batch_size: int, wait_s: float) -> None:
+        self._max_batch_size = max_batch_size  # requests are split into chunks of at most this many pairs
+        self._score_batch.set_max_batch_size(max_batch_size)
+        self._score_batch.set_batch_wait_timeout_s(wait_s)
+
+    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.005, batch_size_fn=_pairs)
+    async def _score_batch(self, chunks: list[Chunk]) -> list[tuple[np.ndarray, np.ndarray]]:
+        images = np.concatenate([c[0] for c in chunks])  # (B, S, S, 3)
+        prompts = [p for c in chunks for p in c[1]]
+        raw, norm = await asyncio.to_thread(self.scorer.score, images, prompts)  # keep the event loop free
+        out, i = [], 0
+        for c in chunks:
+            n = len(c[1])
+            out.append((raw[i : i + n], norm[i : i + n]))
+            i += n
+        return out
+
+    async def _score(self, images: np.ndarray, prompts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Split into chunks no larger than a batch, queue them, reassemble in order."""
+        size = self._max_batch_size
+        parts = await asyncio.gather(
+            *(self._score_batch((images[i : i + size], prompts[i : i + size])) for i in range(0, len(prompts), size))
+        )
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    # In-cluster Python API (DeploymentHandle callers) ------------------------------------------------
+    async def score_arrays(self, images: np.ndarray, prompts: list[str]) -> dict[str, Any]:
+        """Score decoded uint8 images (N, H, W, 3), e.g. fresh generations; images are resized if needed."""
+        check(len(images) > 0, "no images to score")
+        prompts = check_prompts(list(prompts), len(images))
+        images = resize_images(np.asarray(images, dtype=np.uint8), self.scorer.image_size)
+        raw, norm = await self._score(images, prompts)
+        return {"scores": raw.tolist(), "normalized": norm.tolist(), "reward_version": self.scorer.version}
+
+    async def score_inputs(self, prompts: list[str], images: list[ImageInput]) -> dict[str, Any]:
+        arrays = await asyncio.to_thread(self.scorer.load_images, images)
+        prompts = check_prompts(list(prompts), len(arrays))
+        raw, norm = await self._score(arrays, prompts)
+        return {"scores": raw.tolist(), "normalized": norm.tolist(), "reward_version": self.scorer.version}
+
+    async def rank_inputs(self, prompt: str, images: list[ImageInput], k: int) -> dict[str, Any]:
+        prompt = check_prompt(prompt)
+        check(0 <= k <= len(images), f"k={k} but {len(images)} images were sent; use 0..{len(images)} (0 = all)")
+        result = await self.score_inputs([prompt], images)
+        raw, norm = np.asarray(result["scores"]), np.asarray(result["normalized"])
+        ranked = [
+            {"index": i, "score": float(raw[i]), "normalized": float(norm[i]), "key": images[i].key}
+            for i in top_k(raw, k)
+        ]
+        return {"ranked": ranked, "reward_version": self.scorer.version}
+
+    def model_info(self) -> dict[str, Any]:
+        return {"reward_version": self.scorer.version, "image_size": self.scorer.image_size}
+
+    # gRPC (t2ialign.v1.RewardService through the Serve gRPC proxy) ---------------------------------
+    async def Score(self, request: reward_pb2.ScoreRequest, grpc_context: Any = None) -> reward_pb2.ScoreResponse:
+        try:
+            self._auth(grpc_context)
+            r = await self.score_inputs(list(request.prompts), [ImageInput(i.key, i.data) for i in request.images])
+            return reward_pb2.ScoreResponse(
+                scores=r["scores"], normalized=r["normalized"], reward_version=r["reward_version"]
+            )
+        except Exception as e:
+            set_error(grpc_context, e)
+            return reward_pb2.ScoreResponse()
+
+    async def Rank(self, request: reward_pb2.RankRequest, grpc_context: Any = None) -> reward_pb2.RankResponse:
+        try:
+            self._auth(grpc_context)
+            images = [ImageInput(i.key, i.data) for i in request.images]
+            r = await self.rank_inputs(request.prompt, images, int(request.k))
+            ranked = [reward_pb2.RankedImage(**x) for x in r["ranked"]]
+            return reward_pb2.RankResponse(ranked=ranked, reward_version=r["reward_version"])
+        except Exception as e:
+            set_error(grpc_context, e)
+            return reward_pb2.RankResponse()
+
+    def _auth(self, grpc_context: Any) -> None:
+        self.api_keys.check(metadata_authorization(grpc_context.invocation_metadata() if grpc_context else None))

@@ -1,0 +1,120 @@
+"""Reward scoring without Ray: load the serving checkpoint, validate requests, score, rank.
+
+The reward model is r_phi(x, z) of Lee et al. 2023 (section 3.2), a frozen CLIP plus an MLP head
+(t2ialign.models.reward). Scores are raw r_phi; `normalized` uses the checkpoint's calibration statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from t2ialign.models.clip import ClipBackbone
+from t2ialign.models.reward import RewardModel
+from t2ialign.reward.config import RewardServiceConfig
+from t2ialign.serving import storage
+from t2ialign.serving.errors import InvalidArgument, check
+from t2ialign.serving.images import decode_image
+from t2ialign.serving.limits import MAX_PROMPT_CHARS, MAX_SCORE_IMAGES
+from t2ialign.store import ObjectStore, get_pointer, model_prefix
+
+log = logging.getLogger("t2ialign.reward")
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """One input image: an object-store key or encoded bytes (exactly one)."""
+
+    key: str = ""
+    data: bytes = b""
+
+
+def check_prompt(prompt: object, what: str = "prompt") -> str:
+    if not isinstance(prompt, str):
+        raise InvalidArgument(f"{what} must be a string, got {type(prompt).__name__}")
+    check(bool(prompt.strip()), f"{what} is empty; give 1..{MAX_PROMPT_CHARS} characters of text")
+    check(
+        len(prompt) <= MAX_PROMPT_CHARS,
+        f"{what} has {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}. Shorten it.",
+    )
+    return prompt
+
+
+def check_prompts(prompts: list[str], n_images: int) -> list[str]:
+    """One prompt per image, or one prompt for all of them."""
+    check(len(prompts) in (1, n_images), f"got {len(prompts)} prompts for {n_images} images; send 1 or {n_images}")
+    prompts = [check_prompt(p, f"prompt {i}") for i, p in enumerate(prompts)]
+    return prompts * n_images if len(prompts) == 1 else prompts
+
+
+def load_reward_model(cfg: RewardServiceConfig, store: ObjectStore, work_dir: Path) -> RewardModel:
+    """The checkpoint named by the serving pointer, or a seeded untrained head if the pointer is unset."""
+    backbone = ClipBackbone.load(storage.resolve_folder(store, cfg.clip, work_dir))
+    version = get_pointer(store, cfg.pointer)
+    if version is None:
+        log.warning("pointer %r is unset; serving an untrained reward head (version 'untrained')", cfg.pointer)
+        torch.manual_seed(cfg.head_seed)
+        return RewardModel(backbone).eval()
+    folder = storage.resolve_folder(store, storage.STORE_SCHEME + model_prefix("reward", version), work_dir)
+    return RewardModel.load(folder, backbone)
+
+
+class RewardScorer:
+    """Validated, batched scoring with one reward model."""
+
+    def __init__(self, model: RewardModel, store: ObjectStore | None = None):
+        self.model = model.eval()
+        self.store = store
+
+    @classmethod
+    def from_config(cls, cfg: RewardServiceConfig) -> RewardScorer:
+        torch.set_num_threads(cfg.torch_threads)
+        store = storage.connect(cfg.store_url)
+        work_dir = Path(tempfile.mkdtemp(prefix="t2ialign-reward-"))
+        return cls(load_reward_model(cfg, store, work_dir), store)
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    @property
+    def image_size(self) -> int:
+        return self.model.backbone.image_size
+
+    def load_images(self, images: list[ImageInput]) -> np.ndarray:
+        """Decode and resize to the backbone's input size: (N, S, S, 3) uint8. Raises InvalidArgument/NotFound."""
+        check(len(images) > 0, "no images; send 1..256 images (PNG/JPEG bytes or object-store keys)")
+        check(len(images) <= MAX_SCORE_IMAGES, f"got {len(images)} images; the limit is {MAX_SCORE_IMAGES} per call")
+        out = []
+        for i, img in enumerate(images):
+            what = f"image {i}"
+            if img.key and img.data:
+                raise InvalidArgument(f"{what} has both a key and bytes; send one of them")
+            if img.key:
+                data = self._get(img.key, what)
+                out.append(decode_image(data, self.image_size, f"{what} ({img.key!r})"))
+            else:
+                out.append(decode_image(img.data, self.image_size, what))
+        return np.stack(out)
+
+    def _get(self, key: str, what: str) -> bytes:
+        store = self.store
+        if store is None:
+            raise InvalidArgument(f"{what}: this reward service has no object store; send bytes")
+        return storage.store_call(lambda: store.get_bytes(key), f"{what} ({key!r})")
+
+    def score(self, images: np.ndarray, prompts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw and normalized r_phi for already-validated inputs: images (B, H, W, 3) uint8, prompts (B,)."""
+        raw = self.model.score(images, prompts)  # (B,)
+        return raw.float().numpy(), self.model.normalize(raw).float().numpy()
+
+
+def top_k(scores: np.ndarray, k: int) -> list[int]:
+    """Indices of the k highest scores, best first; ties keep the lower index (a stable sort)."""
+    order = np.argsort(-scores, kind="stable")
+    return [int(i) for i in order[: k if k > 0 else len(scores)]]
