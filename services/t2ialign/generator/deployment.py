@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from ray import serve
+from starlette.responses import JSONResponse
 
 from t2ialign.generator.config import GeneratorServiceConfig
 from t2ialign.generator.logic import Generator, select, validate_params
@@ -50,6 +51,11 @@ class GeneratorDeployment:
                 await asyncio.to_thread(self.gen.sync_to_pointer)
             except Exception:
                 log.exception("pointer watch failed; will retry")
+
+    async def __call__(self, request: Any) -> JSONResponse:
+        """HTTP under this app's route is not an API; point callers to gRPC or the gateway."""
+        msg = "use gRPC t2ialign.v1.GeneratorService (port 9000, metadata application=generator) or POST /v1/generate"
+        return JSONResponse({"error": {"code": "NOT_FOUND", "message": msg}}, status_code=404)
 
     # In-cluster Python API (the gateway) --------------------------------------------------------------
     async def generate(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -257,4 +257,3 @@ class Generator:
             "resolution": served.backend.resolution,
             "last_load_error": self.last_load_error,
         }
-

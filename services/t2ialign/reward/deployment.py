@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from ray import serve
+from starlette.responses import JSONResponse
 
 from t2ialign.reward.config import RewardServiceConfig
 from t2ialign.reward.logic import ImageInput, RewardScorer, check_prompt, check_prompts, top_k
@@ -62,6 +63,11 @@ class RewardDeployment:
             *(self._score_batch((images[i : i + size], prompts[i : i + size])) for i in range(0, len(prompts), size))
         )
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    async def __call__(self, request: Any) -> JSONResponse:
+        """HTTP under this app's route is not an API; point callers to gRPC or the gateway."""
+        msg = "use gRPC t2ialign.v1.RewardService (port 9000, metadata application=reward) or POST /v1/score"
+        return JSONResponse({"error": {"code": "NOT_FOUND", "message": msg}}, status_code=404)
 
     # In-cluster Python API (DeploymentHandle callers) ------------------------------------------------
     async def score_arrays(self, images: np.ndarray, prompts: list[str]) -> dict[str, Any]:

@@ -1,0 +1,222 @@
+"""Python client for product backends: reward scores (the ImageReward shape) and generation.
+
+    from t2ialign.client import RewardClient, GeneratorClient
+    scores = RewardClient("http://localhost:8000", api_key).score("a red circle", ["a.png", "b.jpg"])
+    out = GeneratorClient("grpc://localhost:9000", api_key).generate("a red circle", num_images=2, best_of_n=8)
+
+`url` is the REST gateway (http:// or https://) or the Serve gRPC proxy (grpc://host:port). Images may be
+PNG/JPEG bytes, file paths, uint8 (H, W, 3) arrays or PIL images. Light: no torch, no Ray.
+Errors raise ClientError with the gRPC code name (e.g. INVALID_ARGUMENT) and the server's message.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from t2ialign.serving.limits import GRPC_MAX_MESSAGE_BYTES
+
+API_KEY_ENV = "T2IALIGN_API_KEY"  # the caller's key, used when api_key is not given
+ImageLike = bytes | str | Path | np.ndarray | Any  # Any: a PIL.Image.Image
+
+
+class ClientError(Exception):
+    def __init__(self, code: str, message: str, status: int | None = None):
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.status = code, message, status
+
+
+def to_image_bytes(image: ImageLike) -> bytes:
+    """PNG/JPEG bytes for any ImageLike (arrays and PIL images are encoded as PNG)."""
+    if isinstance(image, bytes | bytearray):
+        return bytes(image)
+    if isinstance(image, str | Path):
+        return Path(image).read_bytes()
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if isinstance(image, Image.Image):
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        return buf.getvalue()
+    raise TypeError(f"cannot send {type(image).__name__} as an image; give bytes, a path, an array or a PIL image")
+
+
+class _Transport:
+    """REST or gRPC, chosen by the URL scheme."""
+
+    def __init__(self, url: str, api_key: str | None, app: str, timeout: float):
+        self.api_key = api_key or os.environ.get(API_KEY_ENV, "")
+        self.timeout, self.app = timeout, app
+        if url.startswith(("http://", "https://")):
+            import httpx
+
+            self.http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+            self.grpc = None
+        elif url.startswith("grpc://"):
+            import grpc
+
+            opts = [
+                ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
+            ]
+            self.grpc, self.http = grpc.insecure_channel(url[len("grpc://") :], options=opts), None
+        else:
+            raise ValueError(f"url {url!r} must start with http://, https:// or grpc://")
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = self.http.post(path, json=body, headers={"Authorization": f"Bearer {self.api_key}"})
+        if r.status_code >= 400:
+            try:
+                err = r.json()["error"]
+                raise ClientError(err["code"], err["message"], r.status_code)
+            except (ValueError, KeyError, TypeError):
+                raise ClientError(f"HTTP_{r.status_code}", r.text[:2000], r.status_code) from None
+        return r.json()
+
+    def call(self, stub_method: Any, request: Any) -> Any:
+        import grpc
+
+        metadata = [("application", self.app), ("authorization", f"Bearer {self.api_key}")]
+        try:
+            return stub_method(request, metadata=metadata, timeout=self.timeout)
+        except grpc.RpcError as e:
+            raise ClientError(e.code().name, e.details() or "") from None
+
+    def close(self) -> None:
+        (self.http or self.grpc).close()
+
+
+class RewardClient:
+    """Reward scores for (prompt, images), from the REST gateway or the gRPC RewardService."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 60.0, app: str = "reward"):
+        self._t = _Transport(url, api_key, app, timeout)
+        if self._t.grpc is not None:
+            from t2ialign.v1 import reward_pb2_grpc
+
+            self._stub = reward_pb2_grpc.RewardServiceStub(self._t.grpc)
+
+    def score(self, prompt: str, images: list[ImageLike]) -> list[float]:
+        """One raw reward per image, in order (ImageReward's `score` shape)."""
+        return self.score_full(prompt, images)["scores"]
+
+    def score_full(self, prompt: str, images: list[ImageLike]) -> dict[str, Any]:
+        """{"scores": [...], "normalized": [...], "reward_version": str}."""
+        data = [to_image_bytes(i) for i in images]
+        if self._t.http is not None:
+            return self._t.post("/v1/score", {"prompt": prompt, "images": [base64.b64encode(d).decode() for d in data]})
+        from t2ialign.v1 import common_pb2, reward_pb2
+
+        req = reward_pb2.ScoreRequest(prompts=[prompt], images=[common_pb2.ImageRef(data=d) for d in data])
+        r = self._t.call(self._stub.Score, req)
+        return {"scores": list(r.scores), "normalized": list(r.normalized), "reward_version": r.reward_version}
+
+    def rank(self, prompt: str, images: list[ImageLike], k: int = 0) -> list[dict[str, Any]]:
+        """The k best images (0 = all), best first: [{"index", "score", "normalized", "key"}]."""
+        data = [to_image_bytes(i) for i in images]
+        if self._t.http is not None:
+            body = {"prompt": prompt, "images": [base64.b64encode(d).decode() for d in data], "k": k}
+            return self._t.post("/v1/rank", body)["ranked"]
+        from t2ialign.v1 import common_pb2, reward_pb2
+
+        req = reward_pb2.RankRequest(prompt=prompt, images=[common_pb2.ImageRef(data=d) for d in data], k=k)
+        r = self._t.call(self._stub.Rank, req)
+        return [{"index": x.index, "score": x.score, "normalized": x.normalized, "key": x.key} for x in r.ranked]
+
+    def close(self) -> None:
+        self._t.close()
+
+
+class GeneratorClient:
+    """Generation with serve-time reward filtering, from the REST gateway or the gRPC GeneratorService."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 300.0, app: str = "generator"):
+        self._t = _Transport(url, api_key, app, timeout)
+        if self._t.grpc is not None:
+            from t2ialign.v1 import generator_pb2_grpc
+
+            self._stub = generator_pb2_grpc.GeneratorServiceStub(self._t.grpc)
+
+    def generate(
+        self,
+        prompt: str,
+        num_images: int = 1,
+        seed: int = 0,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        best_of_n: int = 0,
+        min_reward: float | None = None,
+        return_images: bool = False,
+        round: str | None = None,
+    ) -> dict[str, Any]:
+        """{"images": [{"key", "reward", "normalized_reward", "unet_version", "index", "png"}], "unet_version",
+        "reward_version", "num_generated", "seed"}; "png" holds bytes when return_images, else b""."""
+        body = {
+            "prompt": prompt,
+            "num_images": num_images,
+            "seed": seed,
+            "num_inference_steps": num_inference_steps,
+            "guidance_scale": guidance_scale,
+            "best_of_n": best_of_n,
+            "min_reward": min_reward,
+            "return_images": return_images,
+            "round": round,
+        }
+        if self._t.http is not None:
+            r = self._t.post("/v1/generate", {k: v for k, v in body.items() if v is not None})
+            for im in r["images"]:
+                im["png"] = base64.b64decode(im.pop("png_base64", ""))
+            return r
+        from t2ialign.v1 import generator_pb2
+
+        r = self._t.call(
+            self._stub.Generate,
+            generator_pb2.GenerateRequest(
+                **{k: v for k, v in body.items() if v is not None and k != "round"}, round=round or ""
+            ),
+        )
+        images = [
+            {
+                "key": x.image.key,
+                "reward": x.reward,
+                "normalized_reward": x.normalized_reward,
+                "unet_version": x.unet_version,
+                "index": x.index,
+                "png": x.image.data,
+            }
+            for x in r.images
+        ]
+        return {
+            "images": images,
+            "unet_version": r.unet_version,
+            "reward_version": r.reward_version,
+            "num_generated": r.num_generated,
+            "seed": r.seed,
+        }
+
+    def model_info(self) -> dict[str, Any]:
+        if self._t.http is not None:
+            r = self._t.http.get("/v1/models", headers={"Authorization": f"Bearer {self._t.api_key}"})
+            if r.status_code >= 400:
+                raise ClientError(f"HTTP_{r.status_code}", r.text[:2000], r.status_code)
+            return r.json()["generator"]
+        from t2ialign.v1 import generator_pb2
+
+        r = self._t.call(self._stub.ModelInfo, generator_pb2.ModelInfoRequest())
+        return {
+            "backend": r.backend,
+            "unet_version": r.unet.version,
+            "resolution": r.resolution,
+            "last_load_error": r.last_load_error,
+            "replica_id": r.replica_id,
+        }
+
+    def close(self) -> None:
+        self._t.close()

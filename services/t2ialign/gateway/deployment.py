@@ -1,0 +1,76 @@
+"""Gateway as the Serve HTTP ingress; its backends are DeploymentHandles to the reward and generator apps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from ray import serve
+from ray.exceptions import RayTaskError
+
+from t2ialign.gateway.api import create_app
+from t2ialign.gateway.config import GatewayConfig
+from t2ialign.reward.logic import ImageInput
+from t2ialign.serving.auth import ApiKeys
+from t2ialign.serving.errors import ServiceError, Unavailable
+
+
+async def _call(handle: Any, method: str, *args: Any) -> Any:
+    """Call a deployment method; a ServiceError raised in the replica comes back as itself (4xx stays 4xx)."""
+    try:
+        return await getattr(handle, method).remote(*args)
+    except Exception as e:
+        cause = e.cause if isinstance(e, RayTaskError) else e
+        if isinstance(cause, ServiceError):
+            raise type(cause)(cause.message) from None
+        raise Unavailable(f"{method} failed in the backing service ({type(cause).__name__}: {cause})") from e
+
+
+class HandleBackends:
+    """`Backends` over DeploymentHandles, looked up lazily (the other apps may deploy after the gateway)."""
+
+    def __init__(self, cfg: GatewayConfig):
+        self.cfg = cfg
+        self._handles: dict[str, Any] = {}
+
+    def _handle(self, deployment: str, app: str) -> Any:
+        if deployment not in self._handles:
+            self._handles[deployment] = serve.get_deployment_handle(deployment, app_name=app)
+        return self._handles[deployment]
+
+    @property
+    def reward(self) -> Any:
+        return self._handle(self.cfg.reward_deployment, self.cfg.reward_app)
+
+    @property
+    def generator(self) -> Any:
+        return self._handle(self.cfg.generator_deployment, self.cfg.generator_app)
+
+    async def score(self, prompts: list[str], images: list[ImageInput]) -> dict[str, Any]:
+        return await _call(self.reward, "score_inputs", prompts, images)
+
+    async def rank(self, prompt: str, images: list[ImageInput], k: int) -> dict[str, Any]:
+        return await _call(self.reward, "rank_inputs", prompt, images, k)
+
+    async def generate(self, request: dict[str, Any]) -> dict[str, Any]:
+        return await _call(self.generator, "generate", request)
+
+    async def models(self) -> dict[str, Any]:
+        return {
+            "generator": await _call(self.generator, "model_info"),
+            "reward": await _call(self.reward, "model_info"),
+        }
+
+    async def load_unet(self, version: str, prefix: str) -> dict[str, Any]:
+        return await _call(self.generator, "load_unet", version, prefix)
+
+
+@serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0})
+@serve.ingress()
+class GatewayDeployment:
+    def __init__(self, config: dict[str, Any] | None = None):
+        self.cfg = GatewayConfig(**(config or {}))
+        self.api_keys = ApiKeys.from_env()
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return create_app(HandleBackends(self.cfg), self.api_keys, self.cfg)
