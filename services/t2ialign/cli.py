@@ -80,6 +80,13 @@ def cmd_clip_zero_shot(args: argparse.Namespace) -> None:
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
 
 
+def cmd_demo(args: argparse.Namespace) -> None:
+    _threads()
+    from t2ialign.demo import run_demo
+
+    run_demo(args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="t2ialign", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guidance-scale", type=float, default=4.0)
     p.add_argument("--out", type=Path, default=Path("grid.png"))
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("demo", help="the alignment loop on the embedded toy world, with results")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"))
+    p.set_defaults(func=cmd_demo)
     return parser
 
 
