@@ -63,6 +63,7 @@ class RewardModel(torch.nn.Module):
         self.head = RewardHead(backbone.embed_dim, self.cfg)
         self.version = version
         self.stats = stats or {"mean": 0.0, "std": 1.0}
+        self.metrics: dict[str, object] = {}  # training summary (reward_train.py); saved in the manifest
 
     @torch.no_grad()
     def embed(self, images: np.ndarray | torch.Tensor, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,6 +93,8 @@ class RewardModel(torch.nn.Module):
         folder.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, folder / HEAD_FILE)
         (folder / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(self.cfg), indent=2))
+        if self.metrics and "metrics" not in metadata:
+            metadata["metrics"] = self.metrics
         write_manifest(folder, kind="reward", version=self.version, normalization=self.stats, **metadata)
 
     @classmethod
@@ -105,4 +108,5 @@ class RewardModel(torch.nn.Module):
             raise ValueError(f"reward head {folder} was trained on {cfg.backbone!r}, not {backbone.model_name!r}")
         model = cls(backbone, cfg, version=str(manifest.get("version", folder.name)), stats=manifest["normalization"])
         model.head.load_state_dict(load_file(folder / HEAD_FILE))
+        model.metrics = manifest.get("metrics", {})
         return model.eval()

@@ -1,0 +1,309 @@
+"""Step 3 of Lee et al. 2023 (§3.3, METHOD.md): reward-weighted fine-tuning of the generator's UNet.
+
+    Eq. 3  L(theta) = E_{(x,z)~D_model}[ -r_phi(x, z) log p_theta(x|z) ] + beta * E_{(x,z)~D_pre}[ -log p_theta(x|z) ]
+
+For a diffusion model -log p_theta(x|z) is the denoising loss ||eps - eps_theta(x_t, t, z)||^2. D_model is the
+rated samples plus (optionally) unlabeled samples scored by r_phi; D_pre is the pre-training corpus, which
+fills `pretrain_fraction` of every batch (paper: half). The reward is a weight, never a filter. Only the UNet
+trains (all of it, or LoRA adapters on its attention projections, merged for export); the text encoder is frozen.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers import UNet2DConditionModel
+from tqdm import tqdm
+
+from t2ialign.common.manifest import sha256_file, write_manifest
+from t2ialign.models.reward import RewardModel
+from t2ialign.models.toy_pipeline import ToyPipeline, to_model_space, training_scheduler
+from t2ialign.toyworld.corpus import corpus_batch
+from t2ialign.training.feedback import FeedbackSet
+from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_per_sample
+
+MODES = ("full", "lora")
+WEIGHT_NORMALIZATIONS = ("none", "clip", "mean", "batch_mean", "exp")
+LABEL_SOURCES = ("reward", "human")
+LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")  # attention projections (self- and cross-attention)
+
+
+@dataclass
+class FinetuneConfig:
+    steps: int = 600  # optimizer steps (paper: 10,000 at batch 512; the toy world needs far fewer)
+    lr: float = 1e-4  # AdamW peak rate after warm-up; 1e-4 is the usual diffusion fine-tuning rate (full mode)
+    batch_size: int = 32  # model samples + corpus samples per step
+    pretrain_fraction: float = 0.5  # share of each batch drawn from the corpus (D_pre); paper: half
+    beta: float = 1.0  # weight of the pre-training term of Eq. 3 (not given); holds fidelity and diversity
+    mode: str = "full"  # "full": every UNet weight; "lora": adapters on attention projections only (cheap to ship)
+    lora_rank: int = 16  # LoRA rank; the toy UNet's attention is 64 wide, so 16 is a quarter of full rank
+    lora_alpha: float | None = None  # LoRA scale numerator; None = rank (scale 1)
+    lora_lr_multiplier: float = 10.0  # LoRA starts at zero and needs a larger rate than full fine-tuning
+    weight_normalization: str = "mean"  # how r_phi becomes a weight (see `normalize_weights`); the paper used "none"
+    weight_temperature: float = 0.1  # only for "exp": w = exp((r - max) / tau), sharper as tau shrinks
+    use_unlabeled: bool = True  # add unlabeled model samples scored by r_phi (paper: 16K beside 23K labeled)
+    label_source: str = "reward"  # "reward": r_phi weights every sample (Eq. 3); "human": y where a label exists
+    warmup: int = 20  # linear warm-up steps; avoids a first large AdamW step on a converged model
+    weight_decay: float = 0.0  # AdamW decay; none, so fine-tuning does not shrink the pre-trained weights
+    grad_clip: float = 1.0  # max gradient norm, as in pre-training
+    caption_dropout: float = 0.1  # empty captions in the corpus half, as in pre-training: keeps the CFG branch
+    seed: int = 0  # batches, noise and timesteps
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode {self.mode!r} is unknown; valid: {', '.join(MODES)}")
+        if self.weight_normalization not in WEIGHT_NORMALIZATIONS:
+            raise ValueError(
+                f"weight_normalization {self.weight_normalization!r} is unknown; "
+                f"valid: {', '.join(WEIGHT_NORMALIZATIONS)}"
+            )
+        if self.label_source not in LABEL_SOURCES:
+            raise ValueError(f"label_source {self.label_source!r} is unknown; valid: {', '.join(LABEL_SOURCES)}")
+        if not 0.0 <= self.pretrain_fraction < 1.0:
+            raise ValueError(f"pretrain_fraction must be in [0, 1), got {self.pretrain_fraction}")
+        if self.beta < 0 or self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("beta must be >= 0, steps and batch_size >= 1, and lr > 0")
+        if self.weight_temperature <= 0:
+            raise ValueError(f"weight_temperature must be > 0, got {self.weight_temperature}")
+
+    @property
+    def model_batch(self) -> int:
+        """Model samples per step (at least one)."""
+        return max(1, self.batch_size - self.pretrain_batch)
+
+    @property
+    def pretrain_batch(self) -> int:
+        """Corpus samples per step."""
+        return round(self.batch_size * self.pretrain_fraction)
+
+
+def reward_weighted_loss(per_sample_loss: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """First term of Eq. 3 on a batch: mean_i(w_i * l_i), with l_i = -log p_theta(x_i|z_i). Both (B,)."""
+    if per_sample_loss.shape != weights.shape:
+        raise ValueError(f"per_sample_loss {tuple(per_sample_loss.shape)} and weights {tuple(weights.shape)} differ")
+    return (weights.to(per_sample_loss) * per_sample_loss).mean()
+
+
+def normalize_weights(rewards: torch.Tensor, how: str, temperature: float = 0.1) -> torch.Tensor:
+    """Turn rewards (or labels) of the whole of D_model into loss weights.
+
+    none  w = r, as the paper's Eq. 3 (a regression output: can be < 0, which pushes likelihood *down*).
+    clip  w = clamp(r, 0, 1): a predicted probability of "good".
+    mean  clamp(r, 0, 1) / mean: the model term keeps the scale of an unweighted loss, however rare good
+          samples are, so beta means the same thing in every round ("batch_mean" divides per batch instead).
+    exp   exp((r - max r) / tau), then / mean: reward-weighted regression's exponentiated advantage.
+    """
+    r = rewards.float()
+    if how == "none":
+        return r
+    if how == "exp":
+        w = torch.exp((r - r.max()) / temperature)
+        return w / w.mean().clamp_min(1e-8)
+    w = r.clamp(0.0, 1.0)
+    if how == "mean":
+        return w / w.mean().clamp_min(1e-8)
+    if how in ("clip", "batch_mean"):
+        return w  # batch_mean divides inside each batch (see finetune_unet)
+    raise ValueError(f"weight_normalization {how!r} is unknown; valid: {', '.join(WEIGHT_NORMALIZATIONS)}")
+
+
+def finetune_loss(
+    unet: UNet2DConditionModel,
+    noise_scheduler: Any,
+    model_x0: torch.Tensor,
+    model_states: torch.Tensor,
+    weights: torch.Tensor,
+    pre_x0: torch.Tensor | None,
+    pre_states: torch.Tensor | None,
+    beta: float,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 3 on one batch: mean(w * l_model) + beta * mean(l_pre). One UNet pass over both halves.
+
+    model_x0: (Bm, 3, H, W) in [-1, 1]; model_states: (Bm, L, W); weights: (Bm,); pre_*: the corpus half or None.
+    """
+    bm = len(model_x0)
+    x0, states = model_x0, model_states
+    if pre_x0 is not None and len(pre_x0):
+        x0, states = torch.cat([model_x0, pre_x0]), torch.cat([model_states, pre_states])
+    per_sample = denoising_loss_per_sample(unet, noise_scheduler, x0, states, generator)  # (Bm + Bp,)
+    model_term = reward_weighted_loss(per_sample[:bm], weights)
+    pre_term = per_sample[bm:].mean() if len(per_sample) > bm else torch.zeros((), device=per_sample.device)
+    total = model_term + beta * pre_term
+    parts = {"model": model_term.item(), "pretrain": pre_term.item(), "unweighted_model": per_sample[:bm].mean().item()}
+    return total, parts
+
+
+def add_lora(unet: UNet2DConditionModel, rank: int, alpha: float | None = None) -> list[torch.nn.Parameter]:
+    """Freeze the UNet and add peft LoRA adapters on its attention projections; returns the trainable params."""
+    from peft import LoraConfig
+
+    unet.requires_grad_(False)
+    unet.add_adapter(
+        LoraConfig(r=rank, lora_alpha=alpha or rank, init_lora_weights="gaussian", target_modules=list(LORA_TARGETS))
+    )
+    params = [p for n, p in unet.named_parameters() if p.requires_grad]
+    if not params or any("lora" not in n for n, p in unet.named_parameters() if p.requires_grad):
+        raise RuntimeError("LoRA setup left non-LoRA parameters trainable (or none at all)")
+    return params
+
+
+def merge_lora(unet: UNet2DConditionModel) -> UNet2DConditionModel:
+    """Fold the LoRA deltas into the base weights and remove the adapters: a plain UNet for export."""
+    unet.fuse_lora()
+    unet.unload_lora()
+    return unet
+
+
+def _model_pool(
+    data: FeedbackSet, unlabeled: FeedbackSet | None, reward_model: RewardModel | None, cfg: FinetuneConfig
+) -> tuple[np.ndarray, list[str], torch.Tensor, dict[str, float]]:
+    """D_model with its rewards: the feedback images (+ unlabeled ones), each scored per `label_source`."""
+    pool = FeedbackSet.concat([data, unlabeled]) if (cfg.use_unlabeled and unlabeled is not None) else data
+    if len(pool) == 0:
+        raise ValueError("no model samples to fine-tune on; collect feedback first")
+    human = torch.tensor([float("nan") if y is None else float(y) for y in pool.labels])
+    need_reward = cfg.label_source == "reward" or bool(torch.isnan(human).any())
+    if need_reward and reward_model is None:
+        raise ValueError(
+            f"label_source={cfg.label_source!r} with unlabeled or skipped samples needs a reward_model to score them"
+        )
+    rewards = reward_model.score(pool.images, pool.prompts).float() if need_reward else human.clone()
+    if cfg.label_source == "human":
+        rewards = torch.where(torch.isnan(human), rewards, human)
+    stats = {
+        "reward_mean": float(rewards.mean()),
+        "reward_min": float(rewards.min()),
+        "reward_max": float(rewards.max()),
+    }
+    return pool.images, pool.prompts, rewards, stats
+
+
+def finetune_unet(
+    pipe: ToyPipeline,
+    reward_model: RewardModel | None,
+    data: FeedbackSet,
+    cfg: FinetuneConfig | None = None,
+    unlabeled: FeedbackSet | None = None,
+    unet: UNet2DConditionModel | None = None,
+    metrics_out: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> UNet2DConditionModel:
+    """Fine-tune a copy of `unet` (default pipe.unet) by Eq. 3 and return it (LoRA merged), frozen, in eval mode.
+
+    `metrics_out`, if given, is filled with the loss history and weight statistics.
+    """
+    cfg = cfg or FinetuneConfig()
+    t0 = time.time()
+    # 1. Check inputs, and score D_model once (r_phi and the text encoder are frozen).
+    images, prompts, rewards, stats = _model_pool(data, unlabeled, reward_model, cfg)
+    weights = normalize_weights(rewards, cfg.weight_normalization, cfg.weight_temperature)  # (M,)
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    gen = torch.Generator("cpu").manual_seed(cfg.seed)
+    device = pipe.device
+    texts = TextStateCache(pipe.text_encoder)
+    model_x0 = to_model_space(images)  # (M, 3, H, W)
+    size = pipe.resolution
+    # 2. The trainable copy: the whole UNet or LoRA adapters only.
+    unet = copy.deepcopy(unet or pipe.unet).to(device).train()
+    if cfg.mode == "lora":
+        params = add_lora(unet, cfg.lora_rank, cfg.lora_alpha)
+        lr = cfg.lr * cfg.lora_lr_multiplier
+    else:
+        params = list(unet.requires_grad_(True).parameters())
+        lr = cfg.lr
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    noise_scheduler = training_scheduler()
+    # 3. Train: each batch is cfg.model_batch model samples (uniform, reward-weighted) + cfg.pretrain_batch corpus.
+    history: list[dict[str, float]] = []
+    bar = tqdm(range(cfg.steps), desc=f"finetune ({cfg.mode})", disable=not progress)
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+        idx = torch.randint(0, len(model_x0), (cfg.model_batch,), generator=gen)
+        w = weights[idx]
+        if cfg.weight_normalization == "batch_mean":
+            w = w / w.mean().clamp_min(1e-8)
+        pre_x0 = pre_states = None
+        if cfg.pretrain_batch:
+            pre_imgs, captions, _ = corpus_batch(rng, cfg.pretrain_batch, size=size)
+            captions = ["" if rng.random() < cfg.caption_dropout else c for c in captions]
+            pre_x0, pre_states = to_model_space(pre_imgs).to(device), texts(captions).to(device)
+        loss, parts = finetune_loss(
+            unet,
+            noise_scheduler,
+            model_x0[idx].to(device),
+            texts([prompts[i] for i in idx.tolist()]).to(device),
+            w.to(device),
+            pre_x0,
+            pre_states,
+            cfg.beta,
+            gen,
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        history.append({"step": step, "loss": loss.item(), **parts})
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+    # 4. Export: merge LoRA, freeze.
+    if cfg.mode == "lora":
+        merge_lora(unet)
+    unet = unet.eval().requires_grad_(False)
+    if metrics_out is not None:
+        tail = history[-min(50, len(history)) :]
+        metrics_out.update(
+            {
+                "num_model_samples": len(model_x0),
+                "num_labeled": sum(y is not None for y in data.labels),
+                "weight_mean": float(weights.mean()),
+                "weight_max": float(weights.max()),
+                **stats,
+                "final_loss": float(np.mean([h["loss"] for h in tail])),
+                "final_pretrain_loss": float(np.mean([h["pretrain"] for h in tail])),
+                "seconds": round(time.time() - t0, 1),
+                "history": history,
+            }
+        )
+    return unet
+
+
+def save_unet(
+    unet: UNet2DConditionModel,
+    folder: str | Path,
+    parent_version: str,
+    config: FinetuneConfig | dict[str, Any],
+    metrics: dict[str, Any] | None = None,
+) -> str:
+    """Save in diffusers format (safetensors) with a sha256 manifest; returns the new version id.
+
+    The version is "unet-" + the first 12 hex digits of the weights' sha256, so equal weights get equal ids.
+    """
+    folder = Path(folder)
+    unet.save_pretrained(folder, safe_serialization=True)
+    weights = folder / "diffusion_pytorch_model.safetensors"
+    version = "unet-" + sha256_file(weights)[:12]
+    config = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    metrics = {k: v for k, v in (metrics or {}).items() if k != "history"}  # the per-step history stays out
+    write_manifest(folder, kind="unet", version=version, parent_version=parent_version, config=config, metrics=metrics)
+    return version
+
+
+def weights_digest(unet: torch.nn.Module) -> str:
+    """sha256 of a module's parameters (tests and logs: did training change anything?)."""
+    h = hashlib.sha256()
+    for k, v in sorted(unet.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().numpy().tobytes())
+    return h.hexdigest()
