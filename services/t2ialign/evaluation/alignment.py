@@ -24,6 +24,16 @@ def eval_prompts(prompts_per_category: int, seed: int = 1234) -> dict[str, dict[
     }
 
 
+def flat_eval_prompts(prompts_per_category: int, seed: int = 1234) -> tuple[list[PromptSpec], list[str]]:
+    """`eval_prompts` as one list (seen first, category by category) and the split of each prompt."""
+    prompts, splits = [], []
+    for split, by_cat in eval_prompts(prompts_per_category, seed).items():
+        for cat_prompts in by_cat.values():
+            prompts += cat_prompts
+            splits += [split] * len(cat_prompts)
+    return prompts, splits
+
+
 def load_generator(model: str | Path = "base", device: str = "cpu") -> ToyPipeline:
     """'base' -> the shipped toy pipeline; a pipeline folder; or a UNet folder swapped into the base pipeline."""
     if str(model) == "base":
@@ -46,11 +56,20 @@ def generate_for_prompts(
     guidance_scale: float = 4.0,
     chunk_images: int = 128,
     unet=None,
+    desc: str | None = None,
 ) -> np.ndarray:
-    """(P, K, H, W, 3) uint8: K images for each prompt, in chunks; prompt i uses seed `seed + i`."""
+    """(P, K, H, W, 3) uint8: K images for each prompt, in chunks; a chunk starting at prompt i uses seed `seed + i`.
+
+    `desc` shows a progress bar with that label.
+    """
     per_chunk = max(1, chunk_images // images_per_prompt)
     out = []
-    for start in range(0, len(prompts), per_chunk):
+    starts = range(0, len(prompts), per_chunk)
+    if desc:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc=desc, unit="batch")
+    for start in starts:
         chunk = prompts[start : start + per_chunk]
         imgs = pipe(
             [p.text for p in chunk],
@@ -64,13 +83,30 @@ def generate_for_prompts(
     return np.concatenate(out)
 
 
+def oracle_matches(images: np.ndarray, prompts: list[PromptSpec], oracle: Oracle | None = None) -> np.ndarray:
+    """(P, K) oracle verdicts for (P, K, H, W, 3) images."""
+    oracle = oracle or Oracle()
+    return np.array([[oracle.judge(img, p).match for img in row] for row, p in zip(images, prompts, strict=True)])
+
+
 def oracle_rates(
     images: np.ndarray, prompts: list[PromptSpec], oracle: Oracle | None = None
 ) -> np.ndarray:
     """(P,) share of each prompt's images that the oracle accepts; images is (P, K, H, W, 3)."""
-    oracle = oracle or Oracle()
-    rows = zip(images, prompts, strict=True)
-    return np.array([np.mean([oracle.judge(img, p).match for img in row]) for row, p in rows])
+    return oracle_matches(images, prompts, oracle).mean(1)
+
+
+def alignment_by_category(
+    matches: np.ndarray, prompts: list[PromptSpec], splits: list[str]
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """From (P, K) verdicts: {split: {category: rate}} and {split: rate, "all": rate} (prompts weigh equally)."""
+    rates = matches.mean(1)
+    cats, spl = np.array([p.category for p in prompts]), np.array(splits)
+    table = {s: {c: round(float(rates[(spl == s) & (cats == c)].mean()), 4)
+                 for c in CATEGORIES if ((spl == s) & (cats == c)).any()} for s in dict.fromkeys(splits)}
+    overall = {s: round(float(rates[spl == s].mean()), 4) for s in dict.fromkeys(splits)}
+    overall["all"] = round(float(rates.mean()), 4)
+    return table, overall
 
 
 def evaluate_alignment(

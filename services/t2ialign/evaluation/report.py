@@ -1,0 +1,257 @@
+"""The reproduction report: markdown tables, an HTML page with image grids and plots, and target checks.
+
+Everything is drawn from the `results` dict that `reproduce.py` builds (also saved as results.json), plus
+the raw images and scores in a `ReportData`, so that the report can be re-rendered without re-running.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from t2ialign.evaluation.grids import save_grid
+from t2ialign.toyworld.grammar import CATEGORIES
+
+MODEL_LABELS: dict[str, str] = {
+    "base": "base model",
+    "labeled_only": "labeled only",
+    "plus_unlabeled": "+ unlabeled",
+    "finetuned": "+ pre-training loss (full method)",
+    "best_of_16": "best-of-16 by reward (base model)",
+}
+# Lee et al. 2023: ablation (FID on MS-COCO, mean reward on the test prompts).
+PAPER_ABLATION: dict[str, tuple[float, float]] = {
+    "base": (13.97, 0.43), "labeled_only": (26.59, 0.69), "plus_unlabeled": (21.02, 0.79), "finetuned": (16.76, 0.79),
+}
+SCORERS: dict[str, str] = {"reward": "r_phi (with L_pc)", "reward_without_pc": "r_phi without L_pc",
+                           "clip_score": "CLIP score"}
+Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
+
+
+@dataclass
+class ReportData:
+    """Raw material for grids and plots (not saved in results.json)."""
+
+    prompts: list  # PromptSpec per evaluation prompt
+    splits: list[str]  # "seen" / "unseen" per prompt
+    images: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (P, K, H, W, 3)
+    matches: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (P, K) oracle verdicts
+    test_scores: dict[str, np.ndarray] = field(default_factory=dict)  # scorer -> (N,) held-out scores
+    test_labels: np.ndarray | None = None  # (N,) oracle labels of the held-out images
+    test_splits: list[str] = field(default_factory=list)
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.0f}%"
+
+
+def check_targets(results: dict) -> dict[str, dict]:
+    """The issue's targets, each {"value", "target", "met"}."""
+    h, m = results["headline"], results["models"]
+    rm, panel = h["reward_model"], h["panel"]
+
+    def count_rate(model: str) -> float:
+        return float(np.mean([m[model]["alignment"][s]["count"] for s in ("seen", "unseen")]))
+
+    base_count, ft_count = count_rate("base"), count_rate("finetuned")
+    ft_all, bo_all = m["finetuned"]["alignment_overall"]["all"], m["best_of_16"]["alignment_overall"]["all"]
+    return {
+        "reward beats CLIP score on unseen prompts": {
+            "value": f"{_pct(rm['unseen_accuracy'])} vs {_pct(rm['clip_score_unseen_accuracy'])}",
+            "target": ">", "met": rm["unseen_accuracy"] > rm["clip_score_unseen_accuracy"]},
+        "L_pc improves unseen accuracy": {
+            "value": f"{_pct(rm['unseen_accuracy'])} vs {_pct(rm['unseen_accuracy_without_pc'])} without",
+            "target": ">", "met": rm["unseen_accuracy"] > rm["unseen_accuracy_without_pc"]},
+        "unseen reward accuracy >= 90%": {"value": _pct(rm["unseen_accuracy"]), "target": ">= 90%",
+                                          "met": rm["unseen_accuracy"] >= 0.9},
+        "panel: won >= 50%": {"value": _pct(panel["win"]), "target": ">= 50%", "met": panel["win"] >= 0.5},
+        "panel: lost <= 5%": {"value": _pct(panel["lose"]), "target": "<= 5%", "met": panel["lose"] <= 0.05},
+        "count alignment doubles or +25 points": {
+            "value": f"{_pct(base_count)} -> {_pct(ft_count)}", "target": "x2 or +25 pts",
+            "met": ft_count > base_count and (ft_count >= 2 * base_count or ft_count - base_count >= 0.25)},
+        "fidelity distance <= 1.2x base": {"value": _f(h["fidelity_ratio"], 2), "target": "<= 1.2",
+                                           "met": h["fidelity_ratio"] <= 1.2},
+        "diversity >= 0.85x base": {"value": _f(h["diversity_ratio"], 2), "target": ">= 0.85",
+                                    "met": h["diversity_ratio"] >= 0.85},
+        "fine-tuned alignment >= best-of-16": {"value": f"{_pct(ft_all)} vs {_pct(bo_all)}", "target": ">=",
+                                               "met": ft_all >= bo_all},
+    }
+
+
+def tables(results: dict) -> list[Table]:
+    m, out = results["models"], []
+    names = [n for n in MODEL_LABELS if n in m]
+    for split in ("seen", "unseen"):
+        rows = [[MODEL_LABELS[n]] + [_pct(m[n]["alignment"][split][c]) for c in CATEGORIES]
+                + [_pct(m[n]["alignment_overall"][split])] for n in names]
+        out.append((f"Oracle alignment, {split} prompts", ["model", *CATEGORIES, "all"], rows))
+    rows = []
+    for name, p in results["panels"].items():
+        for split in ("all", "seen", "unseen"):
+            s = p[split]
+            rows.append([name.replace("_", " "), split, _pct(s["win"]), _pct(s["lose"]), _pct(s["tie"])])
+    out.append(("Simulated nine-rater panel (set A vs set B; won = at least 2/3 of the votes for A)",
+                ["comparison (A vs B)", "prompts", "A won", "A lost", "tie"], rows))
+    base = m["base"]
+    rows = []
+    for n in names:
+        paper, fd, div = PAPER_ABLATION.get(n), m[n]["fidelity"]["all"], m[n]["diversity"]
+        rows.append([MODEL_LABELS[n], _f(fd), _f(fd / base["fidelity"]["all"], 2), _f(m[n]["mean_reward"]["all"]),
+                     _f(div), _f(div / base["diversity"], 2), _pct(m[n]["alignment_overall"]["all"]),
+                     f"{paper[0]:.2f} / {paper[1]:.2f}" if paper else "-"])
+    out.append(("Ablation: fidelity (Fréchet distance to clean renders, toy-CLIP space), reward, diversity",
+                ["model", "Fréchet dist.", "x base", "mean reward", "diversity", "x base", "alignment",
+                 "paper FID / reward"], rows))
+    ra = results["reward_model"]["accuracy"]
+    rows = []
+    for key, label in SCORERS.items():
+        rows.append([label] + [f"{_pct(ra[s][key]['accuracy'])} (AUC {_f(ra[s][key]['auc'], 2)})"
+                               for s in ("seen", "unseen")] + [_f(ra["thresholds"][key], 3)])
+    rows.append(["always the training majority"] + [_pct(ra[s]["majority"]) for s in ("seen", "unseen")] + ["-"])
+    out.append((f"Reward-model accuracy against the oracle on held-out generated images "
+                f"(seen n={ra['seen']['n']}, unseen n={ra['unseen']['n']})",
+                ["scorer", "seen", "unseen", "threshold"], rows))
+    rows = [[k, v["value"], v["target"], "yes" if v["met"] else "no"] for k, v in check_targets(results).items()]
+    out.append(("Targets of the issue", ["target", "measured", "aim", "met"], rows))
+    return out
+
+
+def to_markdown(results: dict, tabs: list[Table], images: list[tuple[str, str]]) -> str:
+    lines = ["# Reproduction report: Lee et al. 2023 on the toy world", "",
+             f"Preset `{results['config']['preset']}`, seed {results['config']['seed']}, "
+             f"{results['seconds']:.0f} s on {results['machine']}.", "",
+             f"Feedback: {results['feedback']['images']} images, {results['feedback']['labeled']} labeled "
+             f"({_pct(results['feedback']['good_rate'])} good by the raters, "
+             f"{_pct(results['feedback']['oracle_good_rate'])} by the oracle); "
+             f"{results['feedback']['unlabeled']} unlabeled samples.", ""]
+    for title, header, rows in tabs:
+        lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        lines.append("")
+    lines += ["## Figures", ""] + [f"![{cap}]({path})" for path, cap in images] + [""]
+    return "\n".join(lines)
+
+
+def to_html(results: dict, tabs: list[Table], plots: list[tuple[str, str]], grids: list[tuple[str, str]]) -> str:
+    e = html.escape
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>t2ialign reproduction</title><style>",
+             "body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin:1em 0}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}"
+             "img{image-rendering:pixelated;max-width:100%}figure{margin:1em 0}</style></head><body>",
+             "<h1>Reproduction: Lee et al. 2023 on the toy world</h1>",
+             f"<p>Preset <code>{e(results['config']['preset'])}</code>, seed {results['config']['seed']}, "
+             f"{results['seconds']:.0f} s on {e(results['machine'])}.</p>"]
+    for title, header, rows in tabs:
+        parts.append(f"<h2>{e(title)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows]
+        parts.append("</table>")
+    parts.append("<h2>Reward-model and alignment plots</h2>")
+    parts += [f"<figure><img src='{e(p)}' alt='{e(c)}'><figcaption>{e(c)}</figcaption></figure>" for p, c in plots]
+    parts.append("<h2>Images per prompt: base | fine-tuned | best-of-16</h2>"
+                 "<p>Each row: the prompt, with the oracle's accepted count per set; then 4 base images, "
+                 "4 from the fine-tuned model (same seeds), and the 4 best of 16 base samples by reward.</p>")
+    parts += [f"<figure><figcaption>{e(c)}</figcaption><img src='{e(p)}' alt='{e(c)}'></figure>" for p, c in grids]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def save_grids(data: ReportData, out_dir: Path, rows_per_grid: int = 8) -> list[tuple[str, str]]:
+    """One PNG per split x category: base | fine-tuned | best-of-16, one prompt a row."""
+    order = [m for m in ("base", "finetuned", "best_of_16") if m in data.images]
+    first = data.images[order[0]]
+    gap = np.full((1, *first.shape[2:]), 255, np.uint8)
+    made = []
+    for split in ("seen", "unseen"):
+        for cat in CATEGORIES:
+            idx = [i for i, (p, s) in enumerate(zip(data.prompts, data.splits, strict=True))
+                   if s == split and p.category == cat][:rows_per_grid]
+            if not idx:
+                continue
+            rows, labels = [], []
+            for i in idx:
+                parts = []
+                for m in order:
+                    parts += [data.images[m][i], gap]
+                rows.append(np.concatenate(parts[:-1]))
+                counts = "/".join(str(int(data.matches[m][i].sum())) for m in order)
+                labels.append(f"{data.prompts[i].text} [{counts}]")
+            rel = f"grids/{split}_{cat}.png"
+            save_grid(rows, labels, out_dir / rel)
+            made.append((rel, f"{split} prompts, {cat}: oracle-accepted images per set ({'/'.join(order)})"))
+    return made
+
+
+def save_plots(results: dict, data: ReportData, out_dir: Path) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (out_dir / "plots").mkdir(parents=True, exist_ok=True)
+    made = []
+    ra = results["reward_model"]["accuracy"]
+    if data.test_labels is not None and data.test_scores:
+        fig, axes = plt.subplots(2, len(SCORERS), figsize=(4 * len(SCORERS), 6), squeeze=False)
+        splits, y = np.asarray(data.test_splits), data.test_labels.astype(bool)
+        for r, split in enumerate(("seen", "unseen")):
+            for c, (key, label) in enumerate(SCORERS.items()):
+                ax, s = axes[r, c], data.test_scores[key][splits == split]
+                yy = y[splits == split]
+                bins = np.linspace(s.min(), s.max() + 1e-9, 30) if len(s) else 10
+                ax.hist(s[yy], bins=bins, alpha=0.6, label="oracle: good", color="tab:green")
+                ax.hist(s[~yy], bins=bins, alpha=0.6, label="oracle: bad", color="tab:red")
+                ax.axvline(ra["thresholds"][key], color="k", ls="--", lw=1)
+                ax.set_title(f"{label}, {split}: acc {_pct(ra[split][key]['accuracy'])}", fontsize=9)
+                if r == 0 and c == 0:
+                    ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out_dir / "plots/reward_scores.png", dpi=90)
+        plt.close(fig)
+        made.append(("plots/reward_scores.png", "Scores on held-out images by oracle verdict (dashed: threshold)"))
+    m = results["models"]
+    names = [n for n in MODEL_LABELS if n in m]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), sharey=True)
+    for ax, split in zip(axes, ("seen", "unseen"), strict=True):
+        x = np.arange(len(CATEGORIES))
+        w = 0.8 / len(names)
+        for j, n in enumerate(names):
+            ax.bar(x + j * w, [m[n]["alignment"][split][c] for c in CATEGORIES], w, label=MODEL_LABELS[n])
+        ax.set_xticks(x + 0.4 - w / 2, CATEGORIES)
+        ax.set_title(f"oracle alignment, {split} prompts")
+        ax.set_ylim(0, 1)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_dir / "plots/alignment.png", dpi=90)
+    plt.close(fig)
+    made.append(("plots/alignment.png", "Oracle alignment per category"))
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for n in names:
+        ax.scatter(m[n]["fidelity"]["all"], m[n]["mean_reward"]["all"])
+        ax.annotate(MODEL_LABELS[n], (m[n]["fidelity"]["all"], m[n]["mean_reward"]["all"]), fontsize=7)
+    ax.set_xlabel("Fréchet distance to clean renders (lower is better)")
+    ax.set_ylabel("mean reward r_phi")
+    ax.set_title("Ablation (paper: FID vs mean reward)")
+    fig.tight_layout()
+    fig.savefig(out_dir / "plots/ablation.png", dpi=90)
+    plt.close(fig)
+    made.append(("plots/ablation.png", "Ablation: fidelity against mean reward"))
+    return made
+
+
+def write_report(results: dict, data: ReportData, out_dir: str | Path) -> dict[str, Path]:
+    """Write report.md, report.html, grids/*.png and plots/*.png under `out_dir`; returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tabs = tables(results)
+    plots = save_plots(results, data, out_dir)
+    grids = save_grids(data, out_dir)
+    (out_dir / "report.md").write_text(to_markdown(results, tabs, plots + grids))
+    (out_dir / "report.html").write_text(to_html(results, tabs, plots, grids))
+    return {"markdown": out_dir / "report.md", "html": out_dir / "report.html"}

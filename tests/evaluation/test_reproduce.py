@@ -1,0 +1,51 @@
+"""A tiny `t2ialign reproduce` run: tiny CLIP and UNet, a handful of prompts, one step of everything."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from t2ialign.evaluation.reproduce import add_reproduce_parser
+from t2ialign.models.clip import ClipBackbone
+from t2ialign.training.clip_pretrain import ClipTrainConfig, train_clip
+from t2ialign.training.generator_pretrain import GeneratorTrainConfig, train_generator
+
+HEADLINE_KEYS = {"alignment", "panel", "fidelity_ratio", "diversity_ratio", "reward_model", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("tiny")
+    clip_cfg = ClipTrainConfig(model_name="t2ialign-tiny-test-clip", steps=1, batch_size=8, checkpoint_every=1)
+    train_clip(clip_cfg, root / "clip")
+    gen_cfg = GeneratorTrainConfig(steps=1, batch_size=4, tiny=True, checkpoint_every=1)
+    train_generator(gen_cfg, ClipBackbone.load(root / "clip"), root / "generator")
+    return root / "clip", root / "generator"
+
+
+def test_reproduce_smoke_writes_report_and_json(tiny_models: tuple[Path, Path], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    clip, generator = tiny_models
+    parser = argparse.ArgumentParser()
+    add_reproduce_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["reproduce", "--preset", "smoke", "--json", "--seed", "3", "--out", str(tmp_path),
+                              "--clip", str(clip), "--generator", str(generator)])
+    args.func(args)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    headline = json.loads(last)
+    assert set(headline) >= HEADLINE_KEYS
+    assert set(headline["alignment"]) == {"base", "finetuned", "best_of_16"}
+    assert set(headline["alignment"]["base"]) == {"seen", "unseen"}
+    assert set(headline["alignment"]["base"]["seen"]) == {"count", "color", "background", "combination"}
+    assert abs(sum(headline["panel"].values()) - 1.0) < 1e-3
+    assert set(headline["reward_model"]) >= {"unseen_accuracy", "unseen_accuracy_without_pc",
+                                             "clip_score_unseen_accuracy", "seen_accuracy"}
+    html = (tmp_path / "report.html").read_text()
+    assert "<table>" in html and "grids/seen_count.png" in html
+    assert (tmp_path / "report.md").is_file() and (tmp_path / "plots" / "reward_scores.png").is_file()
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["models"]) >= {"base", "labeled_only", "plus_unlabeled", "finetuned", "best_of_16"}
+    assert results["config"]["seed"] == 3
