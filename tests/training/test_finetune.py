@@ -74,10 +74,12 @@ def test_lora_trains_only_lora_params_and_merges(tiny_pipe) -> None:
     assert set(unet.state_dict()) == set(tiny_pipe.unet.state_dict())
 
 
-@pytest.mark.parametrize("mode", ["full", "lora"])
-def test_finetune_unet_changes_a_copy_only(tiny_pipe, mode) -> None:
+@pytest.mark.parametrize(("mode", "sampling"), [("full", "uniform"), ("lora", "weighted")])
+def test_finetune_unet_changes_a_copy_only(tiny_pipe, mode, sampling) -> None:
     base_unet, base_clip = weights_digest(tiny_pipe.unet), weights_digest(tiny_pipe.text_encoder)
-    cfg = FinetuneConfig(steps=3, batch_size=4, mode=mode, label_source="human", lora_rank=4, warmup=1)
+    cfg = FinetuneConfig(
+        steps=3, batch_size=4, mode=mode, sampling=sampling, label_source="human", lora_rank=4, warmup=1
+    )
     metrics: dict = {}
     data = _data()
     data.labels[2] = 0  # "human" labels for every sample: no reward model needed
@@ -94,11 +96,22 @@ def test_unlabeled_and_skipped_need_a_reward_model(tiny_pipe) -> None:
         finetune_unet(tiny_pipe, None, _data(), FinetuneConfig(steps=1, label_source="human"), progress=False)
 
 
+def test_weighted_sampling_refuses_negative_weights(tiny_pipe) -> None:
+    data = _data()
+    data.labels[2] = 0
+    cfg = FinetuneConfig(steps=1, label_source="human", weight_normalization="none", sampling="weighted")
+    data.labels[:] = [0] * len(data)  # all weights zero: nothing to sample
+    with pytest.raises(ValueError, match="non-negative"):
+        finetune_unet(tiny_pipe, None, data, cfg, progress=False)
+
+
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="valid: full, lora"):
         FinetuneConfig(mode="qlora")
     with pytest.raises(ValueError, match="weight_normalization"):
         FinetuneConfig(weight_normalization="softmax")
+    with pytest.raises(ValueError, match="sampling"):
+        FinetuneConfig(sampling="topk")
     cfg = FinetuneConfig(batch_size=32, pretrain_fraction=0.5)
     assert (cfg.model_batch, cfg.pretrain_batch) == (16, 16)
 

@@ -34,6 +34,7 @@ from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_
 MODES = ("full", "lora")
 WEIGHT_NORMALIZATIONS = ("none", "clip", "mean", "batch_mean", "exp")
 LABEL_SOURCES = ("reward", "human")
+SAMPLINGS = ("uniform", "weighted")
 LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")  # attention projections (self- and cross-attention)
 
 
@@ -52,6 +53,8 @@ class FinetuneConfig:
     weight_temperature: float = 0.1  # only for "exp": w = exp((r - max) / tau), sharper as tau shrinks
     use_unlabeled: bool = True  # add unlabeled model samples scored by r_phi (paper: 16K beside 23K labeled)
     label_source: str = "reward"  # "reward": r_phi weights every sample (Eq. 3); "human": y where a label exists
+    sampling: str = "uniform"  # "uniform": batches drawn uniformly, loss weighted by w; "weighted": drawn with
+    # probability w / sum(w), loss scaled by mean(w): the same expectation (Eq. 3), less variance per step
     warmup: int = 20  # linear warm-up steps; avoids a first large AdamW step on a converged model
     weight_decay: float = 0.0  # AdamW decay; none, so fine-tuning does not shrink the pre-trained weights
     grad_clip: float = 1.0  # max gradient norm, as in pre-training
@@ -68,6 +71,8 @@ class FinetuneConfig:
             )
         if self.label_source not in LABEL_SOURCES:
             raise ValueError(f"label_source {self.label_source!r} is unknown; valid: {', '.join(LABEL_SOURCES)}")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling {self.sampling!r} is unknown; valid: {', '.join(SAMPLINGS)}")
         if not 0.0 <= self.pretrain_fraction < 1.0:
             raise ValueError(f"pretrain_fraction must be in [0, 1), got {self.pretrain_fraction}")
         if self.beta < 0 or self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -207,6 +212,11 @@ def finetune_unet(
     # 1. Check inputs, and score D_model once (r_phi and the text encoder are frozen).
     images, prompts, rewards, stats = _model_pool(data, unlabeled, reward_model, cfg)
     weights = normalize_weights(rewards, cfg.weight_normalization, cfg.weight_temperature)  # (M,)
+    if cfg.sampling == "weighted" and (bool((weights < 0).any()) or float(weights.sum()) <= 0):
+        raise ValueError(
+            "sampling='weighted' needs non-negative weights with a positive sum; use a clipping "
+            "weight_normalization ('clip', 'mean', 'batch_mean', 'exp') or sampling='uniform'"
+        )
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     gen = torch.Generator("cpu").manual_seed(cfg.seed)
@@ -224,14 +234,18 @@ def finetune_unet(
         lr = cfg.lr
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
     noise_scheduler = training_scheduler()
-    # 3. Train: each batch is cfg.model_batch model samples (uniform, reward-weighted) + cfg.pretrain_batch corpus.
+    # 3. Train: each batch is cfg.model_batch model samples (reward-weighted) + cfg.pretrain_batch corpus samples.
     history: list[dict[str, float]] = []
     bar = tqdm(range(cfg.steps), desc=f"finetune ({cfg.mode})", disable=not progress)
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = lr * min(1.0, (step + 1) / max(1, cfg.warmup))
-        idx = torch.randint(0, len(model_x0), (cfg.model_batch,), generator=gen)
-        w = weights[idx]
+        if cfg.sampling == "weighted":  # importance sampling: E_uniform[w l] = mean(w) * E_{i ~ w}[l]
+            idx = torch.multinomial(weights, cfg.model_batch, replacement=True, generator=gen)
+            w = torch.full((cfg.model_batch,), float(weights.mean()))
+        else:
+            idx = torch.randint(0, len(model_x0), (cfg.model_batch,), generator=gen)
+            w = weights[idx]
         if cfg.weight_normalization == "batch_mean":
             w = w / w.mean().clamp_min(1e-8)
         pre_x0 = pre_states = None
