@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from diffusers import UNet2DConditionModel
+
 from t2ialign.common.manifest import write_manifest
 from t2ialign.models.clip import ClipBackbone
 from t2ialign.models.reward import RewardModel

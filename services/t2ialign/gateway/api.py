@@ -12,6 +12,7 @@ import binascii
 from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -128,6 +129,12 @@ def create_app(backends: Backends, api_keys: ApiKeys, cfg: GatewayConfig | None 
         headers = {"WWW-Authenticate": "Bearer"} if e.http_status == 401 else None
         body = {"error": {"code": e.grpc_code, "message": e.message}}
         return JSONResponse(body, status_code=e.http_status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(_: Request, e: RequestValidationError) -> JSONResponse:
+        # Our own shape, and no echo of the input (a NaN in it would not even serialize to JSON).
+        problems = "; ".join(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors())
+        return JSONResponse({"error": {"code": "INVALID_ARGUMENT", "message": problems}}, status_code=422)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
