@@ -173,9 +173,10 @@ def collect_feedback(
                     "round": round_id,
                     "num-inference-steps": str(num_inference_steps),
                     "guidance-scale": f"{guidance_scale:g}",
-                    "rater": rater_id if raters is not None else "",
                 }
             )
+            if raters is not None:
+                meta[-1]["rater"] = rater_id
     fs = FeedbackSet(np.stack(images), texts, labels, ids, round_id, meta)
     # 3. Persist.
     if store is not None:

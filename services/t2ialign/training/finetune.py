@@ -50,7 +50,7 @@ class FinetuneConfig:
     lora_alpha: float | None = None  # LoRA scale numerator; None = rank (scale 1)
     lora_lr_multiplier: float = 10.0  # LoRA starts at zero and needs a larger rate than full fine-tuning
     weight_normalization: str = "mean"  # how r_phi becomes a weight (see `normalize_weights`); the paper used "none"
-    weight_temperature: float = 0.1  # only for "exp": w = exp((r - max) / tau), sharper as tau shrinks
+    weight_temperature: float = 0.2  # only for "exp": w = exp((r - max) / tau); 0.2 weighs r=0.9 55x r=0.1
     use_unlabeled: bool = True  # add unlabeled model samples scored by r_phi (paper: 16K beside 23K labeled)
     label_source: str = "reward"  # "reward": r_phi weights every sample (Eq. 3); "human": y where a label exists
     sampling: str = "uniform"  # "uniform": batches drawn uniformly, loss weighted by w; "weighted": drawn with
@@ -98,7 +98,7 @@ def reward_weighted_loss(per_sample_loss: torch.Tensor, weights: torch.Tensor) -
     return (weights.to(per_sample_loss) * per_sample_loss).mean()
 
 
-def normalize_weights(rewards: torch.Tensor, how: str, temperature: float = 0.1) -> torch.Tensor:
+def normalize_weights(rewards: torch.Tensor, how: str, temperature: float = 0.2) -> torch.Tensor:
     """Turn rewards (or labels) of the whole of D_model into loss weights.
 
     none  w = r, as the paper's Eq. 3 (a regression output: can be < 0, which pushes likelihood *down*).
