@@ -66,13 +66,13 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
             "grpc_port": grpc_port,
         }
     )
-    for attempt in range(2):  # the raylet gets 30 s to register; a loaded machine can miss that once
+    for attempt in range(3):  # the raylet waits ~15 s for its agents; a loaded machine can miss that
         try:
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
             break
         except Exception:
             ray.shutdown()
-            if attempt:
+            if attempt == 2:
                 raise
     channel = None
     try:

@@ -108,9 +108,15 @@ class RewardScorer:
             raise InvalidArgument(f"{what}: this reward service has no object store; send bytes")
         return storage.store_call(lambda: store.get_bytes(key), f"{what} ({key!r})")
 
+    @torch.no_grad()
     def score(self, images: np.ndarray, prompts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Raw and normalized r_phi for already-validated inputs: images (B, H, W, 3) uint8, prompts (B,)."""
-        raw = self.model.score(images, prompts)  # (B,)
+        """Raw and normalized r_phi for already-validated inputs: images (B, H, W, 3) uint8, prompts (B,).
+
+        Same as RewardModel.score, but each distinct prompt of the batch is encoded once (a batch usually
+        holds many images of few prompts: best-of-n, ranking)."""
+        unique, inverse = np.unique(np.asarray(prompts, dtype=object), return_inverse=True)
+        text = self.model.backbone.encode_text([str(p) for p in unique])[torch.from_numpy(inverse)]  # (B, D)
+        raw = self.model(self.model.backbone.encode_images(images), text)  # (B,)
         return raw.float().numpy(), self.model.normalize(raw).float().numpy()
 
 
