@@ -80,11 +80,19 @@ class ToyPipeline:
         return int(self.unet.config.sample_size)
 
     def sampler(self, kind: str = "dpm++"):
-        """A sampler built from the training schedule's config ("dpm++" fast, "ddim" reference)."""
+        """A sampler built from the training schedule's config ("dpm++" fast, "ddim" reference).
+
+        On the cosine schedule alpha_bar(T) is ~0, so the first x0 estimate divides by ~0: DPM-Solver++
+        without x0 clipping explodes into saturated noise (measured here), and DDIM's default "leading"
+        spacing starts at t=951 from pure noise and washes colors out. Hence: clip x0 to [-1, 1]
+        (thresholding at 1.0) for DPM-Solver++, and "trailing" spacing for DDIM, both starting at t=T.
+        """
         if kind == "dpm++":
-            return DPMSolverMultistepScheduler.from_config(self.noise_config, algorithm_type="dpmsolver++")
+            return DPMSolverMultistepScheduler.from_config(
+                self.noise_config, algorithm_type="dpmsolver++", thresholding=True, sample_max_value=1.0
+            )
         if kind == "ddim":
-            return DDIMScheduler.from_config(self.noise_config)
+            return DDIMScheduler.from_config(self.noise_config, timestep_spacing="trailing", clip_sample=True)
         raise ValueError(f"unknown sampler {kind!r}; available: dpm++, ddim")
 
     @torch.no_grad()
