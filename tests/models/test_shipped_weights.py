@@ -46,12 +46,12 @@ def test_fast_sampler_matches_the_50_step_ddim_reference(base):
     fast = base(prompts, num_images=2, seed=7, num_inference_steps=20)
     ref = base(prompts, num_images=2, seed=7, num_inference_steps=50, sampler="ddim")
     # The failure this guards against: DPM-Solver++ on the cosine schedule without x0 clipping.
-    broken_sampler = base.sampler
+    original = base.sampler
     base.sampler = lambda kind="dpm++": DPMSolverMultistepScheduler.from_config(base.noise_config)
     try:
         broken = base(prompts, num_images=2, seed=7, num_inference_steps=20)
     finally:
-        base.sampler = broken_sampler
+        base.sampler = original
     assert _roughness(fast) < 1.5 * _roughness(ref)
     assert _roughness(broken) > 2 * _roughness(ref)
     gap = np.abs(fast.astype(np.float32) - ref).mean()
