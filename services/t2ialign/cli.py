@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("grid.png"))
     p.set_defaults(func=cmd_generate)
 
+    from t2ialign.cli_serve import add_serve_parser
+    from t2ialign.evaluation.reproduce import add_reproduce_parser
+
+    add_reproduce_parser(sub)
+    add_serve_parser(sub)
+
     p = sub.add_parser("demo", help="the alignment loop on the embedded toy world, with results")
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
     p.set_defaults(func=cmd_demo)
