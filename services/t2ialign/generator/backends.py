@@ -59,27 +59,27 @@ class ToyBackend:
         )
 
 
-def _load_toy(folder: Path, clip: Path | None) -> GeneratorBackend:
+def _load_toy(folder: Path, clip: Path | None, device: str) -> GeneratorBackend:
     from t2ialign.models.toy_pipeline import ToyPipeline
 
-    return ToyBackend(ToyPipeline.load(folder, clip=clip))
+    return ToyBackend(ToyPipeline.load(folder, clip=clip, device=device))
 
 
-def _load_sd(folder: Path, clip: Path | None) -> GeneratorBackend:
+def _load_sd(folder: Path, clip: Path | None, device: str) -> GeneratorBackend:
     from t2ialign.models.sd_pipeline import StableDiffusionBackend
 
     if clip is not None:
         raise ValueError("the sd backend carries its own text encoder; leave `clip` unset")
-    return StableDiffusionBackend.load(folder)
+    return StableDiffusionBackend.load(folder, device=device)
 
 
-BACKENDS: dict[str, Callable[[Path, Path | None], GeneratorBackend]] = {"toy": _load_toy, "sd": _load_sd}
+BACKENDS: dict[str, Callable[[Path, Path | None, str], GeneratorBackend]] = {"toy": _load_toy, "sd": _load_sd}
 
 
-def load_backend(name: str, folder: Path, clip: Path | None = None) -> GeneratorBackend:
+def load_backend(name: str, folder: Path, clip: Path | None = None, device: str = "cpu") -> GeneratorBackend:
     if name not in BACKENDS:
         raise ValueError(f"generator backend {name!r} not found; available: {', '.join(BACKENDS)}")
-    return BACKENDS[name](folder, clip)
+    return BACKENDS[name](folder, clip, device)
 
 
 def load_unet_checkpoint(folder: Path) -> UNet2DConditionModel:

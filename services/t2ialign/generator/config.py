@@ -24,4 +24,5 @@ class GeneratorServiceConfig(BaseModel, extra="forbid"):
     max_images_per_forward: int = Field(16, ge=1, le=64)  # larger batches are split (bounds peak memory)
     reward_app: str = "reward"  # Serve application and deployment that score images
     reward_deployment: str = "RewardDeployment"
+    device: str = "auto"  # "auto": cuda when this replica was given a GPU (Scaling.num_gpus), else cpu
     torch_threads: int = Field(1, ge=1, le=64)  # intra-op threads per replica; replicas x threads <= cores

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -36,19 +38,20 @@ class GeneratorDeployment:
         self.api_keys = ApiKeys.from_env()
         self.replica_id = str(serve.get_replica_context().replica_id)
         self._reward: Any = None
-        self._watch = asyncio.get_event_loop().create_task(self._watch_pointer()) if self.cfg.watch_pointer_s else None
+        if self.cfg.watch_pointer_s:  # a daemon thread: the swap itself is thread-safe (lock + one reference)
+            threading.Thread(target=self._watch_pointer, name="unet-pointer-watch", daemon=True).start()
 
     def _reward_handle(self) -> Any:
         if self._reward is None:  # looked up lazily: the reward app may deploy after this one
             self._reward = serve.get_deployment_handle(self.cfg.reward_deployment, app_name=self.cfg.reward_app)
         return self._reward
 
-    async def _watch_pointer(self) -> None:
+    def _watch_pointer(self) -> None:
         """Optional: follow pointers/unet-serving, so every replica converges after a promotion."""
         while True:
-            await asyncio.sleep(self.cfg.watch_pointer_s)
+            time.sleep(self.cfg.watch_pointer_s)
             try:
-                await asyncio.to_thread(self.gen.sync_to_pointer)
+                self.gen.sync_to_pointer()
             except Exception:
                 log.exception("pointer watch failed; will retry")
 

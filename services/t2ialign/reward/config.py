@@ -16,4 +16,5 @@ class RewardServiceConfig(BaseModel, extra="forbid"):
     head_seed: int = 0  # seed of the untrained head, so every replica scores the same without a checkpoint
     max_batch_size: int = Field(64, ge=1, le=1024)  # pairs per forward; larger amortises more, waits longer
     batch_wait_timeout_s: float = Field(0.005, ge=0, le=1)  # how long a batch waits to fill; adds tail latency
+    device: str = "auto"  # "auto": cuda when this replica was given a GPU (Scaling.num_gpus), else cpu
     torch_threads: int = Field(1, ge=1, le=64)  # intra-op threads per replica; replicas x threads <= cores

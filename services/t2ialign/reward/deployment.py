@@ -37,7 +37,8 @@ class RewardDeployment:
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Batching knobs at runtime (cheap, so it is fine inside reconfigure)."""
-        self._set_batching(user_config.get("max_batch_size", 64), user_config.get("batch_wait_timeout_s", 0.005))
+        size = user_config.get("max_batch_size", self.cfg.max_batch_size)
+        self._set_batching(size, user_config.get("batch_wait_timeout_s", self.cfg.batch_wait_timeout_s))
 
     def _set_batching(self, max_batch_size: int, wait_s: float) -> None:
         self._max_batch_size = max_batch_size  # requests are split into chunks of at most this many pairs

@@ -54,14 +54,16 @@ def check_prompts(prompts: list[str], n_images: int) -> list[str]:
 
 def load_reward_model(cfg: RewardServiceConfig, store: ObjectStore, work_dir: Path) -> RewardModel:
     """The checkpoint named by the serving pointer, or a seeded untrained head if the pointer is unset."""
-    backbone = ClipBackbone.load(storage.resolve_folder(store, cfg.clip, work_dir))
+    backbone = ClipBackbone.load(storage.resolve_folder(store, cfg.clip, work_dir)).to(
+        storage.resolve_device(cfg.device)
+    )
     version = get_pointer(store, cfg.pointer)
     if version is None:
         log.warning("pointer %r is unset; serving an untrained reward head (version 'untrained')", cfg.pointer)
         torch.manual_seed(cfg.head_seed)
-        return RewardModel(backbone).eval()
+        return RewardModel(backbone).to(backbone.device).eval()
     folder = storage.resolve_folder(store, storage.STORE_SCHEME + model_prefix("reward", version), work_dir)
-    return RewardModel.load(folder, backbone)
+    return RewardModel.load(folder, backbone).to(backbone.device)
 
 
 class RewardScorer:
@@ -115,9 +117,10 @@ class RewardScorer:
         Same as RewardModel.score, but each distinct prompt of the batch is encoded once (a batch usually
         holds many images of few prompts: best-of-n, ranking)."""
         unique, inverse = np.unique(np.asarray(prompts, dtype=object), return_inverse=True)
-        text = self.model.backbone.encode_text([str(p) for p in unique])[torch.from_numpy(inverse)]  # (B, D)
+        text = self.model.backbone.encode_text([str(p) for p in unique])
+        text = text[torch.from_numpy(inverse).to(text.device)]  # (B, D)
         raw = self.model(self.model.backbone.encode_images(images), text)  # (B,)
-        return raw.float().numpy(), self.model.normalize(raw).float().numpy()
+        return raw.float().cpu().numpy(), self.model.normalize(raw).float().cpu().numpy()
 
 
 def top_k(scores: np.ndarray, k: int) -> list[int]:

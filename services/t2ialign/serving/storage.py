@@ -56,6 +56,13 @@ def resolve_folder(store: ObjectStore, source: str, work_dir: Path) -> Path:
     return folder
 
 
+def resolve_device(device: str) -> str:
+    """ "auto" -> "cuda" if a GPU is visible (Ray hides GPUs from replicas that did not ask for one), else "cpu"."""
+    import torch
+
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
 def new_image_id() -> str:
     """Time-ordered unique id: images of one request sort together and never collide (write-once keys)."""
     return f"{time.time_ns():x}-{uuid.uuid4().hex[:12]}"
