@@ -47,10 +47,8 @@ def test_corpus_captions_are_noisy_like_web_captions():
     for cap, scene in zip(captions, scenes, strict=True):
         words = cap.split()
         missing_color += scene.color not in words
-        try:
+        if cap.split()[0] in ("a", "an", "one", "two", "three", "four"):  # else: a plural with no count word
             wrong_count += parse_prompt(cap).count != scene.count
-        except ValueError:
-            pass  # a plural without a count word
     assert 0.15 < wrong_count / 400 < 0.45
     assert 0.15 < missing_color / 400 < 0.35
 
