@@ -81,3 +81,16 @@ def test_pipeline_validates_inputs(tiny_world, kwargs, match):
     args = {"prompt": "a red circle", "num_inference_steps": 2} | kwargs
     with pytest.raises(ValueError, match=match):
         pipe(**args)
+
+
+def test_generator_recipe_warm_starts_from_a_saved_unet(tiny_world, tmp_path):
+    import torch
+
+    from t2ialign.models.toy_pipeline import load_unet
+
+    cfg = GeneratorTrainConfig(steps=1, batch_size=2, tiny=True, lr=0.0)
+    clip = ClipBackbone.load(tiny_world / "clip")
+    init = tiny_world / "generator" / "unet"
+    train_generator(cfg, clip, tmp_path / "generator", init_from=init)
+    before, after = load_unet(init).state_dict(), load_unet(tmp_path / "generator" / "unet").state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)

@@ -19,7 +19,13 @@ from diffusers import UNet2DConditionModel
 from tqdm import tqdm
 
 from t2ialign.models.clip import ClipBackbone
-from t2ialign.models.toy_pipeline import ToyPipeline, to_model_space, toy_unet_config, training_scheduler
+from t2ialign.models.toy_pipeline import (
+    ToyPipeline,
+    load_unet,
+    to_model_space,
+    toy_unet_config,
+    training_scheduler,
+)
 from t2ialign.toyworld.corpus import corpus_batch
 from t2ialign.training.checkpoint import load_training_state, save_training_state
 
@@ -78,14 +84,21 @@ def train_generator(
     out_dir: str | Path,
     resume: bool = False,
     max_minutes: float | None = None,
+    init_from: str | Path | None = None,
 ) -> ToyPipeline:
-    """Train the UNet on the corpus and export the pipeline (EMA UNet + scheduler + CLIP) to `out_dir`."""
+    """Train the UNet on the corpus and export the pipeline (EMA UNet + scheduler + CLIP) to `out_dir`.
+
+    `init_from` warm-starts weights and EMA from a saved UNet folder (e.g. the shipped one), so training
+    can continue in a later session without the uncommitted optimizer checkpoint.
+    """
     out_dir = Path(out_dir)
     ckpt = out_dir.with_name(out_dir.name + "-checkpoint")
     torch.manual_seed(cfg.seed)
     clip = clip.eval().requires_grad_(False)
     noise_scheduler = training_scheduler()
     unet = UNet2DConditionModel(**toy_unet_config(clip.text_width, cfg.resolution, tiny=cfg.tiny)).train()
+    if init_from is not None:
+        unet.load_state_dict(load_unet(init_from).state_dict())
     ema = copy.deepcopy(unet).requires_grad_(False)
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.01)
     config = dataclasses.asdict(cfg)
