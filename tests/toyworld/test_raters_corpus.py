@@ -43,13 +43,18 @@ def test_noise_free_raters_equal_the_oracle():
 def test_corpus_captions_are_noisy_like_web_captions():
     images, captions, scenes = corpus_batch(random.Random(0), 400)
     assert images.shape == (400, 32, 32, 3)
-    wrong_count = missing_color = 0
+    wrong_count = counted_groups = missing_color = 0
     for cap, scene in zip(captions, scenes, strict=True):
         words = cap.split()
         missing_color += scene.color not in words
-        if cap.split()[0] in ("a", "an", "one", "two", "three", "four"):  # else: a plural with no count word
+        if scene.count == 1:  # a lone object is always "a ..."; groups are never called "a ..."
+            assert words[0] in ("a", "an"), cap
+            continue
+        assert words[0] not in ("a", "an"), cap
+        if words[0] in ("two", "three", "four"):  # else: a plural with no count word
+            counted_groups += 1
             wrong_count += parse_prompt(cap).count != scene.count
-    assert 0.15 < wrong_count / 400 < 0.45
+    assert 0.25 < wrong_count / counted_groups < 0.55
     assert 0.15 < missing_color / 400 < 0.35
 
 

@@ -1,7 +1,9 @@
 """Pre-training corpus: clean renders paired with noisy web-like captions (METHOD.md, "The embedded default").
 
 Captions are noisy the way web alt-text is: some give the wrong count, some leave the count, color or
-background out. The count noise is what makes the base model weak on counts, as real models are.
+background out. Miscounts happen among groups ("three" for four circles); a lone object is captioned
+"a circle" and a group is never called "a circle". So, as with real models, "a red circle" is learnable
+(the color and background categories) while "three circles" stays hard (the count category).
 Every object appears here, the held-out (unseen) ones included.
 """
 
@@ -20,7 +22,7 @@ from t2ialign.toyworld.render import Scene, draw_scene, layout_scene
 class CaptionNoise:
     """Probabilities of each caption defect. Defaults chosen so counts stay hard (METHOD.md)."""
 
-    wrong_count: float = 0.3  # the caption states a different count than the image shows
+    wrong_count: float = 0.4  # a group's caption states a different group size (2..max) than the image shows
     drop_count: float = 0.2  # plural with no number ("red circles"); singular keeps "a"
     drop_color: float = 0.25  # color left out
     drop_background: float = 0.25  # background left out
@@ -29,8 +31,8 @@ class CaptionNoise:
 def noisy_caption(scene: Scene, rng: random.Random, noise: CaptionNoise, max_objects: int = 4) -> str:
     """A web-like caption for `scene` with the configured defects."""
     count = scene.count
-    if rng.random() < noise.wrong_count:
-        count = rng.choice([c for c in range(1, max_objects + 1) if c != count])
+    if count > 1 and rng.random() < noise.wrong_count:
+        count = rng.choice([c for c in range(2, max_objects + 1) if c != count])
     noun = scene.object if count == 1 else PLURALS[scene.object]
     words: list[str] = []
     if rng.random() >= noise.drop_color:
