@@ -56,6 +56,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
         seed=args.seed,
         num_inference_steps=args.num_inference_steps,
         guidance_scale=args.guidance_scale,
+        progress=True,
     )
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
 

@@ -64,3 +64,14 @@ def test_oracle_checks_only_what_the_prompt_states():
     for _ in range(30):
         spec = sample_prompt(rng, "count", OBJECTS)
         assert oracle.judge(render(spec, rng.getrandbits(31)), spec).match
+
+
+def test_oracle_reads_a_background_tinted_toward_an_object_color_as_background():
+    # Generated grass drifts toward the object green; the lawn must not become one giant "green object".
+    spec = PromptSpec("circle", color="blue", background="grass", category="combination")
+    image = render(spec, seed=3)
+    lawn = np.linalg.norm(image.astype(float) - np.array([40, 90, 230]), axis=-1) > 90  # not the blue circle
+    tinted = image.copy()
+    tinted[lawn] = (60, 165, 65)  # within the object green's reach, nearest background color: grass
+    assert Oracle(tinted_backgrounds=True).judge(tinted, spec).match
+    assert not Oracle(tinted_backgrounds=False).judge(tinted, spec).match

@@ -116,13 +116,18 @@ def evaluate_alignment(
     seed: int = 1234,
     num_inference_steps: int = 20,
     guidance_scale: float = 4.0,
+    progress: bool = False,
 ) -> dict[str, dict[str, float]]:
-    """{"seen": {category: oracle alignment rate}, "unseen": {...}} over fixed prompts and seeds."""
+    """{"seen": {category: oracle alignment rate}, "unseen": {...}} over fixed prompts and seeds.
+
+    `progress` shows one bar per split and category (on stderr).
+    """
     oracle = Oracle()
     result: dict[str, dict[str, float]] = {}
     for split, by_cat in eval_prompts(prompts_per_category, seed).items():
         result[split] = {}
         for cat, prompts in by_cat.items():
-            images = generate_for_prompts(pipe, prompts, images_per_prompt, seed, num_inference_steps, guidance_scale)
+            images = generate_for_prompts(pipe, prompts, images_per_prompt, seed, num_inference_steps, guidance_scale,
+                                          desc=f"eval {split}/{cat}" if progress else None)
             result[split][cat] = round(float(oracle_rates(images, prompts, oracle).mean()), 4)
     return result

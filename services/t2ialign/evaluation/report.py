@@ -85,8 +85,44 @@ def check_targets(results: dict) -> dict[str, dict]:
     }
 
 
+def paper_comparison(results: dict) -> Table:
+    """The paper's measurements (METHOD.md) beside this run's, point by point."""
+    h, m = results["headline"], results["models"]
+    rm, pa = h["reward_model"], h["panel"]
+    pb, pf = h["panel_best_of_16_vs_base"], h["panel_finetuned_vs_best_of_16"]
+    paper_fid = PAPER_ABLATION["finetuned"][0] / PAPER_ABLATION["base"][0]
+
+    def reward_row(n: str) -> str:
+        return _f(m[n]["mean_reward"]["all"], 2) if n in m else "n/a"
+
+    rows = [
+        ["reward model accuracy, unseen prompts", "about 80%", _pct(rm["unseen_accuracy"])],
+        ["reward model vs CLIP score, unseen", "reward better", f"{_pct(rm['unseen_accuracy'])} vs "
+         f"{_pct(rm['clip_score_unseen_accuracy'])}"],
+        ["L_pc helps on unseen prompts", "yes", f"{_pct(rm['unseen_accuracy'])} with, "
+         f"{_pct(rm['unseen_accuracy_without_pc'])} without"],
+        ["L_pc helps on seen prompts", "yes", f"{_pct(rm['seen_accuracy'])} with, "
+         f"{_pct(rm['seen_accuracy_without_pc'])} without"],
+        ["panel, fine-tuned vs base: won / lost / tie", "50% / 3% / 10%",
+         f"{_pct(pa['win'])} / {_pct(pa['lose'])} / {_pct(pa['tie'])}"],
+        ["fidelity, fine-tuned / base", f"FID x{paper_fid:.2f} (quality dropped)", f"Fréchet x{_f(h['fidelity_ratio'], 2)}"],
+        ["diversity, fine-tuned / base", "lower (not measured)", f"x{_f(h['diversity_ratio'], 2)}"],
+        ["mean reward: base, labeled only, + unlabeled, + pre-training",
+         " / ".join(f"{PAPER_ABLATION[n][1]:.2f}" for n in ("base", "labeled_only", "plus_unlabeled", "finetuned")),
+         " / ".join(reward_row(n) for n in ("base", "labeled_only", "plus_unlabeled", "finetuned"))],
+        ["fidelity (FID / Fréchet), same four",
+         " / ".join(f"{PAPER_ABLATION[n][0]:.2f}" for n in ("base", "labeled_only", "plus_unlabeled", "finetuned")),
+         " / ".join(_f(m[n]["fidelity"]["all"], 3) if n in m else "n/a"
+                    for n in ("base", "labeled_only", "plus_unlabeled", "finetuned"))],
+        ["panel, best-of-16 vs base: won", "46% (vs 4 random samples)", _pct(pb["win"])],
+        ["panel, fine-tuned vs best-of-16: won / lost", "20% / 10%", f"{_pct(pf['win'])} / {_pct(pf['lose'])}"],
+    ]
+    return ("The paper's measurements beside this run", ["measurement", "paper (Stable Diffusion v1.5)",
+                                                          "this run (toy world)"], rows)
+
+
 def tables(results: dict) -> list[Table]:
-    m, out = results["models"], []
+    m, out = results["models"], [paper_comparison(results)]
     names = [n for n in MODEL_LABELS if n in m]
     for split in ("seen", "unseen"):
         rows = [[MODEL_LABELS[n]] + [_pct(m[n]["alignment"][split][c]) for c in CATEGORIES]

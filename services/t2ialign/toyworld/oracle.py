@@ -2,8 +2,10 @@
 
 1. Label each pixel by its nearest reference color: an object color or a background palette color.
 2. Background = the background whose palette won most non-object pixels.
-3. Objects = connected components of object-colored pixels (tiny specks ignored); each one's
+3. Objects = connected components of pixels of one object color (tiny specks ignored); each one's
    shape is the shape template with the highest soft IoU, its color the majority pixel color.
+   Components larger than any drawn shape are background tinted toward an object color (generated
+   images drift from the palette), and vote for the background instead.
 4. The image matches when the count, every object's shape and color, and the background agree with
    what the prompt states.
 """
@@ -58,9 +60,12 @@ def _soft_mask(mask: np.ndarray) -> np.ndarray:
 class Oracle:
     """Exact judge of the toy world. `min_similarity` is the soft IoU a blob needs to count as a shape."""
 
-    def __init__(self, min_similarity: float = 0.6, max_color_distance: float = 90.0):
+    def __init__(self, min_similarity: float = 0.6, max_color_distance: float = 90.0, tinted_backgrounds: bool = True):
         self.min_similarity = min_similarity
         self.max_color_distance = max_color_distance
+        # Generated backgrounds drift from the palette (lime grass, yellowish sand): object-colored regions far
+        # larger than any drawn shape are then background texture, not objects (they vote for the background).
+        self.tinted_backgrounds = tinted_backgrounds
         refs, labels = [], []
         for name, rgb in COLORS.items():
             refs.append(rgb)
@@ -93,6 +98,23 @@ class Oracle:
                 best, best_sim = obj, sim
         return best, best_sim
 
+    def _components(self, is_obj: np.ndarray, nearest: np.ndarray, h: int) -> tuple[np.ndarray, int]:
+        """Connected components of object pixels, one color at a time (touching regions of two colors stay apart)."""
+        comps, n = np.zeros((h, len(is_obj) // h), np.int32), 0
+        for color in np.unique(nearest[is_obj]):
+            labels, k = ndimage.label((is_obj & (nearest == color)).reshape(h, -1))
+            comps[labels > 0] = labels[labels > 0] + n
+            n += k
+        return comps, n
+
+    def _drop_oversized(self, comps: np.ndarray, n: int, height: int) -> np.ndarray:
+        """The object mask without components whose extent exceeds every shape the renderer draws."""
+        limit = 1.35 * max(shape_sizes(height))
+        keep = np.zeros(n + 1, bool)
+        for i, sl in enumerate(ndimage.find_objects(comps), start=1):
+            keep[i] = max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start) <= limit
+        return keep[comps]
+
     def describe(self, image: np.ndarray) -> OracleVerdict:
         """Detect the scene in an (H, W, 3) uint8 image; `match` is True when the scene is well formed."""
         if image.ndim != 3 or image.shape[2] != 3:
@@ -103,6 +125,12 @@ class Oracle:
         nearest = dist.argmin(1)
         near_d = dist[np.arange(len(px)), nearest]
         is_obj = (nearest < self._n_colors) & (near_d <= self.max_color_distance)
+        comps, n = self._components(is_obj, nearest, h)
+        if self.tinted_backgrounds:
+            is_obj = self._drop_oversized(comps, n, h).reshape(-1)
+            comps, n = self._components(is_obj, nearest, h)
+            bg_nearest = dist[:, self._n_colors :].argmin(1) + self._n_colors  # nearest background color
+            nearest = np.where(is_obj | (nearest >= self._n_colors), nearest, bg_nearest)
         # 2. Background vote over the remaining pixels.
         bg_votes = np.bincount(nearest[~is_obj], minlength=len(self._labels))
         votes: dict[str, int] = {}
@@ -111,8 +139,6 @@ class Oracle:
                 votes[name] = votes.get(name, 0) + int(bg_votes[i])
         background = max(votes, key=votes.get) if sum(votes.values()) else None
         # 3. Objects.
-        obj_mask = is_obj.reshape(h, -1)
-        comps, n = ndimage.label(obj_mask)
         min_area = max(4, round(12 * (h / 32) ** 2))
         color_names = list(COLORS)
         objects, colors, reasons = [], [], []
