@@ -92,8 +92,10 @@ def paper_comparison(results: dict) -> Table:
     pb, pf = h["panel_best_of_16_vs_base"], h["panel_finetuned_vs_best_of_16"]
     paper_fid = PAPER_ABLATION["finetuned"][0] / PAPER_ABLATION["base"][0]
 
-    def reward_row(n: str) -> str:
-        return _f(m[n]["mean_reward"]["all"], 2) if n in m else "n/a"
+    arms = ("base", "labeled_only", "plus_unlabeled", "finetuned")  # the paper's ablation, in its order
+
+    def measured(n: str, key: str, digits: int) -> str:
+        return _f(m[n][key]["all"], digits) if n in m else "n/a"
 
     rows = [
         ["reward model accuracy, unseen prompts", "about 80%", _pct(rm["unseen_accuracy"])],
@@ -109,12 +111,11 @@ def paper_comparison(results: dict) -> Table:
          f"Fréchet x{_f(h['fidelity_ratio'], 2)}"],
         ["diversity, fine-tuned / base", "lower (not measured)", f"x{_f(h['diversity_ratio'], 2)}"],
         ["mean reward: base, labeled only, + unlabeled, + pre-training",
-         " / ".join(f"{PAPER_ABLATION[n][1]:.2f}" for n in ("base", "labeled_only", "plus_unlabeled", "finetuned")),
-         " / ".join(reward_row(n) for n in ("base", "labeled_only", "plus_unlabeled", "finetuned"))],
+         " / ".join(f"{PAPER_ABLATION[n][1]:.2f}" for n in arms),
+         " / ".join(measured(n, "mean_reward", 2) for n in arms)],
         ["fidelity (FID / Fréchet), same four",
-         " / ".join(f"{PAPER_ABLATION[n][0]:.2f}" for n in ("base", "labeled_only", "plus_unlabeled", "finetuned")),
-         " / ".join(_f(m[n]["fidelity"]["all"], 3) if n in m else "n/a"
-                    for n in ("base", "labeled_only", "plus_unlabeled", "finetuned"))],
+         " / ".join(f"{PAPER_ABLATION[n][0]:.2f}" for n in arms),
+         " / ".join(measured(n, "fidelity", 3) for n in arms)],
         ["panel, best-of-16 vs base: won", "46% (vs 4 random samples)", _pct(pb["win"])],
         ["panel, fine-tuned vs best-of-16: won / lost", "20% / 10%", f"{_pct(pf['win'])} / {_pct(pf['lose'])}"],
     ]

@@ -1,7 +1,8 @@
 """Oracle rater: decides exactly whether an image shows a prompt. It uses no learned model.
 
 1. Label each pixel by its nearest reference color: an object color or a background palette color.
-2. Background = the background whose palette won most non-object pixels.
+2. Background = the background whose palette won most non-object pixels (each votes for its nearest
+   background color).
 3. Objects = connected components of pixels of one object color (tiny specks ignored); each one's
    shape is the shape template with the highest soft IoU, its color the majority pixel color.
    Components larger than any drawn shape are background tinted toward an object color (generated
@@ -127,8 +128,8 @@ class Oracle:
         is_obj = (nearest < self._n_colors) & (near_d <= self.max_color_distance)
         comps, n = self._components(is_obj, nearest, h)
         if self.tinted_backgrounds:
-            is_obj = self._drop_oversized(comps, n, h).reshape(-1)
-            comps, n = self._components(is_obj, nearest, h)
+            kept = self._drop_oversized(comps, n, h)
+            comps, is_obj = comps * kept, kept.reshape(-1)  # dropped labels stay unused (step 3 skips them)
             bg_nearest = dist[:, self._n_colors :].argmin(1) + self._n_colors  # nearest background color
             nearest = np.where(is_obj | (nearest >= self._n_colors), nearest, bg_nearest)
         # 2. Background vote over the remaining pixels.
