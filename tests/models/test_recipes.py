@@ -94,3 +94,49 @@ def test_generator_recipe_warm_starts_from_a_saved_unet(tiny_world, tmp_path):
     train_generator(cfg, clip, tmp_path / "generator", init_from=init)
     before, after = load_unet(init).state_dict(), load_unet(tmp_path / "generator" / "unet").state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_warm_start_from_a_unet_without_the_pooled_text_embedding_changes_nothing_at_first(tmp_path):
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from t2ialign.models.toy_pipeline import toy_unet_config
+    from t2ialign.training.generator_pretrain import warm_start
+
+    old_config = {k: v for k, v in toy_unet_config(32, 32, tiny=True).items() if not k.startswith("addition_")}
+    old = UNet2DConditionModel(**old_config).eval()
+    old.save_pretrained(tmp_path / "old", safe_serialization=True)
+    new = UNet2DConditionModel(**toy_unet_config(32, 32, tiny=True)).eval()
+    missing = warm_start(new, tmp_path / "old")
+    assert missing and all(k.startswith("add_embedding.") for k in missing)
+    x, states, t = torch.randn(2, 3, 32, 32), torch.randn(2, 16, 32), torch.tensor([5, 990])
+    with torch.no_grad():
+        before = old(x, t, encoder_hidden_states=states).sample
+        assert torch.equal(new(x, t, encoder_hidden_states=states).sample, before)
+    other = UNet2DConditionModel(**(toy_unet_config(32, 32, tiny=True) | {"block_out_channels": (8, 16, 32)}))
+    other.save_pretrained(tmp_path / "other", safe_serialization=True)
+    with pytest.raises((ValueError, RuntimeError)):
+        warm_start(new, tmp_path / "other")
+
+
+def test_learning_rate_warms_up_then_decays_to_the_floor():
+    from t2ialign.training.generator_pretrain import learning_rate
+
+    cfg = GeneratorTrainConfig(steps=1000, warmup=100, lr=1e-3, final_lr_fraction=0.1)
+    lrs = [learning_rate(cfg, s) for s in range(1000)]
+    assert lrs[0] == pytest.approx(1e-5) and lrs[99] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[99:], lrs[100:], strict=False))  # non-increasing after warm-up
+    assert learning_rate(cfg, 1000) == pytest.approx(1e-4) and learning_rate(cfg, 5000) == pytest.approx(1e-4)
+
+
+def test_v_prediction_target_is_alpha_eps_minus_sigma_x0():
+    import torch
+
+    from t2ialign.models.toy_pipeline import denoising_target, training_scheduler
+
+    sched = training_scheduler()
+    x0, noise, t = torch.randn(3, 3, 4, 4), torch.randn(3, 3, 4, 4), torch.tensor([0, 500, 999])
+    abar = sched.alphas_cumprod[t].view(-1, 1, 1, 1)
+    expected = abar.sqrt() * noise - (1 - abar).sqrt() * x0
+    assert torch.allclose(denoising_target(sched, x0, noise, t), expected, atol=1e-6)
+    assert torch.equal(denoising_target(training_scheduler("epsilon"), x0, noise, t), noise)

@@ -45,9 +45,12 @@ def test_fast_sampler_matches_the_50_step_ddim_reference(base):
     prompts = ["a red circle in the snow", "two blue squares at night", "three yellow crosses on the grass"]
     fast = base(prompts, num_images=2, seed=7, num_inference_steps=20)
     ref = base(prompts, num_images=2, seed=7, num_inference_steps=50, sampler="ddim")
-    # The failure this guards against: DPM-Solver++ on the cosine schedule without x0 clipping.
+    # The failure this guards against: a sampler whose config does not match training (here the other
+    # prediction type; for the earlier epsilon model it was DPM-Solver++ without x0 clipping).
+    wrong = "epsilon" if base.noise_config["prediction_type"] == "v_prediction" else "v_prediction"
     original = base.sampler
-    base.sampler = lambda kind="dpm++": DPMSolverMultistepScheduler.from_config(base.noise_config)
+    config = base.noise_config | {"prediction_type": wrong}
+    base.sampler = lambda kind="dpm++": DPMSolverMultistepScheduler.from_config(config)
     try:
         broken = base(prompts, num_images=2, seed=7, num_inference_steps=20)
     finally:

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from diffusers import UNet2DConditionModel
+from diffusers import DDPMScheduler, UNet2DConditionModel
 from tqdm import tqdm
 
 from t2ialign.common.manifest import sha256_file, write_manifest
 from t2ialign.models.reward import RewardModel
-from t2ialign.models.toy_pipeline import ToyPipeline, to_model_space, training_scheduler
+from t2ialign.models.toy_pipeline import ToyPipeline, to_model_space
 from t2ialign.toyworld.corpus import corpus_batch
 from t2ialign.training.feedback import FeedbackSet
 from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_per_sample
@@ -233,7 +233,7 @@ def finetune_unet(
         params = list(unet.requires_grad_(True).parameters())
         lr = cfg.lr
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
-    noise_scheduler = training_scheduler()
+    noise_scheduler = DDPMScheduler.from_config(pipe.noise_config)  # the base model's own prediction type
     # 3. Train: each batch is cfg.model_batch model samples (reward-weighted) + cfg.pretrain_batch corpus samples.
     history: list[dict[str, float]] = []
     bar = tqdm(range(cfg.steps), desc=f"finetune ({cfg.mode})", disable=not progress)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from t2ialign.models.clip import ClipBackbone
 from t2ialign.models.toy_pipeline import (
     ToyPipeline,
+    denoising_target,
     load_unet,
     to_model_space,
     toy_unet_config,
@@ -36,12 +38,36 @@ class GeneratorTrainConfig:
     batch_size: int = 32  # ~1.4 s/step on 2 CPU cores at 32x32
     lr: float = 4e-4  # AdamW; small UNets train stably at this rate with warm-up and grad clipping
     warmup: int = 200
+    final_lr_fraction: float = 0.1  # cosine decay from lr to this fraction of it at `steps`
     ema_decay: float = 0.999  # the exported weights are the EMA: smoother samples from a short run
     caption_dropout: float = 0.1  # share of empty captions, which teaches the unconditional branch (CFG)
     resolution: int = 32
     tiny: bool = False  # a tiny UNet for smoke tests
     seed: int = 0
     checkpoint_every: int = 200
+
+
+def learning_rate(cfg: GeneratorTrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to cfg.final_lr_fraction * cfg.lr at cfg.steps."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    floor = cfg.final_lr_fraction
+    return cfg.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def warm_start(unet: UNet2DConditionModel, init_from: str | Path) -> list[str]:
+    """Load a saved UNet's weights into `unet`; returns the names of modules it did not have.
+
+    A new pooled-text embedding (`add_embedding`) starts with a zero gain, so the warm-started UNet
+    computes exactly what the saved one did and learns to use the new input from there.
+    """
+    missing, unexpected = unet.load_state_dict(load_unet(init_from).state_dict(), strict=False)
+    if unexpected or any(not k.startswith("add_embedding.") for k in missing):
+        raise ValueError(f"{init_from} is not an earlier version of this UNet: {unexpected or missing}")
+    if missing:
+        torch.nn.init.zeros_(unet.add_embedding.norm2.weight)
+    return missing
 
 
 class TextStateCache:
@@ -63,13 +89,17 @@ class TextStateCache:
 def denoising_loss_per_sample(
     unet: UNet2DConditionModel, noise_scheduler, x0: torch.Tensor, states: torch.Tensor, generator=None
 ) -> torch.Tensor:
-    """-log p_theta(x|z) up to constants: ||eps - eps_theta(x_t, t, z)||^2 per sample, shape (B,)."""
+    """-log p_theta(x|z) up to constants: ||eps - eps_theta(x_t, t, z)||^2 per sample, shape (B,).
+
+    For a v-prediction schedule the same loss is taken on v (a per-timestep reweighting of the eps loss).
+    """
     noise = torch.randn(x0.shape, generator=generator, device=x0.device)
     t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (x0.shape[0],), generator=generator)
     t = t.to(x0.device)
     x_t = noise_scheduler.add_noise(x0, noise, t)
-    eps = unet(x_t, t, encoder_hidden_states=states).sample
-    return F.mse_loss(eps, noise, reduction="none").mean(dim=(1, 2, 3))
+    pred = unet(x_t, t, encoder_hidden_states=states).sample
+    target = denoising_target(noise_scheduler, x0, noise, t)
+    return F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2, 3))
 
 
 @torch.no_grad()
@@ -85,11 +115,13 @@ def train_generator(
     resume: bool = False,
     max_minutes: float | None = None,
     init_from: str | Path | None = None,
+    compile_unet: bool = False,
 ) -> ToyPipeline:
     """Train the UNet on the corpus and export the pipeline (EMA UNet + scheduler + CLIP) to `out_dir`.
 
     `init_from` warm-starts weights and EMA from a saved UNet folder (e.g. the shipped one), so training
-    can continue in a later session without the uncommitted optimizer checkpoint.
+    can continue in a later session without the uncommitted optimizer checkpoint. `compile_unet` runs
+    the UNet through torch.compile: ~1.4x faster steps on 2 CPU cores, after ~3 minutes of compiling.
     """
     out_dir = Path(out_dir)
     ckpt = out_dir.with_name(out_dir.name + "-checkpoint")
@@ -98,8 +130,9 @@ def train_generator(
     noise_scheduler = training_scheduler()
     unet = UNet2DConditionModel(**toy_unet_config(clip.text_width, cfg.resolution, tiny=cfg.tiny)).train()
     if init_from is not None:
-        unet.load_state_dict(load_unet(init_from).state_dict())
+        warm_start(unet, init_from)
     ema = copy.deepcopy(unet).requires_grad_(False)
+    forward = torch.compile(unet) if compile_unet else unet  # shares the parameters of `unet`
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.01)
     config = dataclasses.asdict(cfg)
     start = load_training_state(ckpt, config, unet, opt, ema) if resume and ckpt.exists() else 0
@@ -110,16 +143,16 @@ def train_generator(
     step = start
     for step in bar:
         for g in opt.param_groups:
-            g["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+            g["lr"] = learning_rate(cfg, step)
         images, captions, _ = corpus_batch(rng, cfg.batch_size, size=cfg.resolution)
         captions = ["" if rng.random() < cfg.caption_dropout else c for c in captions]
-        loss = denoising_loss_per_sample(unet, noise_scheduler, to_model_space(images), texts(captions)).mean()
+        loss = denoising_loss_per_sample(forward, noise_scheduler, to_model_space(images), texts(captions)).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
         ema_update(ema, unet, min(cfg.ema_decay, (1 + step) / (10 + step)))
-        bar.set_postfix(loss=f"{loss.item():.4f}")
+        bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{opt.param_groups[0]['lr']:.1e}")
         if (step + 1) % cfg.checkpoint_every == 0:
             save_training_state(ckpt, step + 1, config, unet, opt, ema)
         if max_minutes is not None and time.time() - t0 > max_minutes * 60:
