@@ -34,9 +34,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
             cfg.tiny, cfg.batch_size, cfg.checkpoint_every = True, 4, 2
         clip = ClipBackbone.load(args.clip or DEFAULT_CLIP)
         out = args.out or DEFAULT_GENERATOR
-        train_generator(
-            cfg, clip, out, args.resume, args.max_minutes, init_from=args.init_from, compile_unet=args.compile
-        )
+        train_generator(cfg, clip, out, resume=args.resume, max_minutes=args.max_minutes, init_from=args.init_from)
 
 
 def cmd_check_oracle(args: argparse.Namespace) -> None:
@@ -104,7 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--tiny", action="store_true", help="tiny model and batch (smoke tests)")
     p.add_argument("--init-from", type=Path, help="generator: warm-start from a saved UNet folder")
-    p.add_argument("--compile", action="store_true", help="generator: torch.compile the UNet (faster steps)")
     p.set_defaults(func=cmd_pretrain)
 
     world = sub.add_parser("world", help="the embedded toy world").add_subparsers(dest="world_cmd", required=True)
