@@ -52,9 +52,10 @@ def toy_unet_config(cross_attention_dim: int, sample_size: int = 32, tiny: bool 
 def training_scheduler(prediction_type: str = "v_prediction") -> DDPMScheduler:
     """The noise schedule the UNet is trained on: cosine, v-prediction.
 
-    The cosine schedule ends at SNR ~ 0, where an epsilon model cannot say anything about x0: the first
-    sampling step then carries no prompt information, and backgrounds and counts come out as if
-    unconditioned (measured here on the 5,600-step epsilon model). A v model predicts -x0 there.
+    The cosine schedule ends at SNR ~ 0, where an epsilon model cannot say anything about x0, so the
+    first sampling steps carry little of the prompt. The 5,600-step epsilon model drew backgrounds that
+    ignored the prompt at every guidance scale tried (2, 4, 7). A v model predicts -x0 there.
+    Saved pipelines record their prediction type; older epsilon pipelines still load and sample.
     """
     return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type=prediction_type)
 
@@ -103,8 +104,8 @@ class ToyPipeline:
     def sampler(self, kind: str = "dpm++"):
         """A sampler built from the training schedule's config ("dpm++" fast, "ddim" reference).
 
-        On the cosine schedule alpha_bar(T) is ~0, so the first x0 estimate divides by ~0: DPM-Solver++
-        without x0 clipping explodes into saturated noise (measured here), and DDIM's default "leading"
+        On the cosine schedule alpha_bar(T) is ~0, so an epsilon model's first x0 estimate divides by ~0:
+        DPM-Solver++ without x0 clipping explodes into saturated noise (measured here), and DDIM's default "leading"
         spacing starts at t=951 from pure noise and washes colors out. Hence: clip x0 to [-1, 1]
         (thresholding at 1.0) for DPM-Solver++, and "trailing" spacing for DDIM, both starting at t=T.
         """
