@@ -58,4 +58,6 @@ def test_fast_sampler_matches_the_50_step_ddim_reference(base):
     assert _roughness(fast) < 1.5 * _roughness(ref)
     assert _roughness(broken) > 2 * _roughness(ref)
     gap = np.abs(fast.astype(np.float32) - ref).mean()
-    assert gap < np.abs(broken.astype(np.float32) - ref).mean()
+    assert gap < np.abs(broken.astype(np.float32) - ref).mean() / 3
+    if base.noise_config["prediction_type"] == "v_prediction":  # both solve the same ODE: near-equal pixels
+        assert gap < 15, f"DPM-Solver++ 20 steps differs from DDIM 50 steps by {gap:.1f}/255 per pixel"

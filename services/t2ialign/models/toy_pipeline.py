@@ -104,17 +104,20 @@ class ToyPipeline:
     def sampler(self, kind: str = "dpm++"):
         """A sampler built from the training schedule's config ("dpm++" fast, "ddim" reference).
 
-        On the cosine schedule alpha_bar(T) is ~0, so an epsilon model's first x0 estimate divides by ~0:
-        DPM-Solver++ without x0 clipping explodes into saturated noise (measured here), and DDIM's default "leading"
-        spacing starts at t=951 from pure noise and washes colors out. Hence: clip x0 to [-1, 1]
-        (thresholding at 1.0) for DPM-Solver++, and "trailing" spacing for DDIM, both starting at t=T.
+        Both start at t=T ("trailing" spacing for DDIM: its default "leading" starts at t=951 from pure
+        noise and washes colors out). For an epsilon model on the cosine schedule alpha_bar(T) is ~0, so
+        the first x0 estimate divides by ~0: without clipping x0 to [-1, 1] DPM-Solver++ explodes into
+        saturated noise (measured here). A v model needs no clipping, and DDIM's clipping even harms it:
+        measured on the v model, DDIM-50 with clipping differed from DDIM-100 by 114/255 per pixel,
+        without clipping by 2/255; DPM-Solver++ 20 steps by 5.5/255.
         """
+        clip_x0 = self.noise_config.get("prediction_type", "epsilon") == "epsilon"
         if kind == "dpm++":
             return DPMSolverMultistepScheduler.from_config(
-                self.noise_config, algorithm_type="dpmsolver++", thresholding=True, sample_max_value=1.0
+                self.noise_config, algorithm_type="dpmsolver++", thresholding=clip_x0, sample_max_value=1.0
             )
         if kind == "ddim":
-            return DDIMScheduler.from_config(self.noise_config, timestep_spacing="trailing", clip_sample=True)
+            return DDIMScheduler.from_config(self.noise_config, timestep_spacing="trailing", clip_sample=clip_x0)
         raise ValueError(f"unknown sampler {kind!r}; available: dpm++, ddim")
 
     @torch.no_grad()
