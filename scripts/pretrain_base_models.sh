@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Base-model recipes, run in the background; each resumes from its checkpoint (weights/toy/*-checkpoint/).
-# The shipped weights came from these commands on a 2-core CPU: CLIP 1,000 steps (~20 min);
-# generator 5,600 of its 20,000 planned steps (~2.5 h over two sessions), stopped on --max-minutes.
+# The shipped weights came from these recipes on a 2-core CPU: CLIP 1,000 steps (~20 min). Generator:
+# 5,600 steps as an epsilon-prediction UNet (~2.5 h over two sessions), then warm-started into the current
+# v-prediction UNet with a pooled-text embedding and trained on with a cosine decay:
+#   .venv/bin/t2ialign pretrain generator --init-from <epsilon UNet folder> --steps 3300 --max-minutes 92
+# From scratch, the recipe below trains the current UNet directly (not measured to the same quality).
 # Continue the generator in a later session without the checkpoint:
 #   .venv/bin/t2ialign pretrain generator --init-from weights/toy/generator/unet --max-minutes N
 set -e
