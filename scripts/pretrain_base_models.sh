@@ -3,7 +3,8 @@
 # The shipped weights came from these recipes on a 2-core CPU: CLIP 1,000 steps (~20 min). Generator:
 # 5,600 steps as an epsilon-prediction UNet (~2.5 h over two sessions), then warm-started into the current
 # v-prediction UNet with a pooled-text embedding and trained on with a cosine decay:
-#   .venv/bin/t2ialign pretrain generator --init-from <epsilon UNet folder> --steps 3300 --max-minutes 92
+#   git archive ddf92dd weights/toy/generator | tar -x -C /tmp/eps    # the epsilon UNet, as shipped then
+#   .venv/bin/t2ialign pretrain generator --init-from /tmp/eps/weights/toy/generator/unet --steps 3300 --max-minutes 92
 # From scratch, the recipe below trains the current UNet directly (not measured to the same quality).
 # Continue the generator in a later session without the checkpoint:
 #   .venv/bin/t2ialign pretrain generator --init-from weights/toy/generator/unet --max-minutes N
