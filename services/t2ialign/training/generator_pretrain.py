@@ -157,5 +157,6 @@ def train_generator(
     step += 1
     save_training_state(ckpt, step, config, unet, opt, ema)
     pipe = ToyPipeline(ema, clip, dict(noise_scheduler.config))
-    pipe.save(out_dir, recipe="t2ialign pretrain generator", steps=step, config=config)
+    warm = {"init_from": str(init_from)} if init_from is not None else {}
+    pipe.save(out_dir, recipe="t2ialign pretrain generator", steps=step, config=config, **warm)
     return pipe
