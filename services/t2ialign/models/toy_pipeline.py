@@ -107,9 +107,9 @@ class ToyPipeline:
         Both start at t=T ("trailing" spacing for DDIM: its default "leading" starts at t=951 from pure
         noise and washes colors out). For an epsilon model on the cosine schedule alpha_bar(T) is ~0, so
         the first x0 estimate divides by ~0: without clipping x0 to [-1, 1] DPM-Solver++ explodes into
-        saturated noise (measured here). A v model needs no clipping, and DDIM's clipping even harms it:
-        measured on the v model, DDIM-50 with clipping differed from DDIM-100 by 114/255 per pixel,
-        without clipping by 2/255; DPM-Solver++ 20 steps by 5.5/255.
+        saturated noise (measured here). A v model needs no clipping, and DDIM's clipping even harms it.
+        Measured on the shipped v model (6 images, mean |difference| per pixel against DDIM-100 unclipped):
+        DDIM-50 clipped 90/255, unclipped 1.1/255; DPM-Solver++ 20 steps unclipped 7.5/255, clipped 4.9/255.
         """
         clip_x0 = self.noise_config.get("prediction_type", "epsilon") == "epsilon"
         if kind == "dpm++":

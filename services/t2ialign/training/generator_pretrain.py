@@ -1,5 +1,6 @@
-"""Pre-training of the toy generator: DDPM denoising loss ||eps - eps_theta(x_t, t, z)||^2 on the corpus,
-conditioned on the frozen toy CLIP's token states, with caption dropout for classifier-free guidance.
+"""Pre-training of the toy generator: the denoising loss on the corpus (on v = alpha_t eps - sigma_t x0 for
+the v-prediction schedule, ||eps - eps_theta(x_t, t, z)||^2 for an epsilon one), conditioned on the frozen
+toy CLIP's token states, with caption dropout for classifier-free guidance.
 
 Recipe: `t2ialign pretrain generator`. Resumable checkpoints; the exported UNet is the EMA of the weights.
 """
