@@ -9,6 +9,8 @@ from pathlib import Path
 
 from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR
 
+SAMPLERS = ("euler-a", "dpm++", "ddim")  # models.toy_pipeline.SAMPLERS, named here to keep torch out of startup
+
 
 def _threads() -> None:
     import torch
@@ -57,6 +59,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
         num_inference_steps=args.num_inference_steps,
         guidance_scale=args.guidance_scale,
         progress=True,
+        sampler=args.sampler,
     )
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
 
@@ -67,8 +70,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from t2ialign.evaluation.grids import save_grid
 
     pipe = load_generator(args.model)
-    rows = [pipe(p, num_images=args.num_images, seed=args.seed, guidance_scale=args.guidance_scale)
-            for p in args.prompt]
+    rows = [pipe(p, num_images=args.num_images, seed=args.seed, guidance_scale=args.guidance_scale,
+                 sampler=args.sampler) for p in args.prompt]
     save_grid(rows, args.prompt, args.out)
     print(f"wrote {args.out}")
 
@@ -125,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-inference-steps", type=int, default=20)
     p.add_argument("--guidance-scale", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--sampler", choices=SAMPLERS, help="default: the pipeline's (Euler ancestral for v models)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 
@@ -134,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-images", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--guidance-scale", type=float, default=4.0)
+    p.add_argument("--sampler", choices=SAMPLERS, help="default: the pipeline's (Euler ancestral for v models)")
     p.add_argument("--out", type=Path, default=Path("grid.png"))
     p.set_defaults(func=cmd_generate)
 

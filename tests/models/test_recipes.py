@@ -74,6 +74,7 @@ def test_corrupt_checkpoint_is_refused(tiny_world, tmp_path):
         ({"num_images": 0}, "num_images"),
         ({"guidance_scale": float("nan")}, "guidance_scale"),
         ({"num_inference_steps": 0}, "num_inference_steps"),
+        ({"sampler": "euler"}, "unknown sampler"),
     ],
 )
 def test_pipeline_validates_inputs(tiny_world, kwargs, match):
@@ -81,6 +82,18 @@ def test_pipeline_validates_inputs(tiny_world, kwargs, match):
     args = {"prompt": "a red circle", "num_inference_steps": 2} | kwargs
     with pytest.raises(ValueError, match=match):
         pipe(**args)
+
+
+def test_every_sampler_runs_and_the_cli_offers_the_same_ones(tiny_world):
+    from t2ialign.cli import SAMPLERS as CLI_SAMPLERS
+    from t2ialign.models.toy_pipeline import SAMPLERS
+
+    assert CLI_SAMPLERS == SAMPLERS
+    pipe = ToyPipeline.load(tiny_world / "generator")
+    assert pipe.default_sampler == "euler-a"  # the recipe trains v-prediction
+    for kind in SAMPLERS:
+        images = pipe("a red circle", num_images=2, num_inference_steps=3, sampler=kind)
+        assert images.shape == (2, 32, 32, 3)
 
 
 def test_generator_recipe_warm_starts_from_a_saved_unet(tiny_world, tmp_path):

@@ -57,10 +57,11 @@ def generate_for_prompts(
     chunk_images: int = 128,
     unet=None,
     desc: str | None = None,
+    sampler: str | None = None,
 ) -> np.ndarray:
     """(P, K, H, W, 3) uint8: K images for each prompt, in chunks; a chunk starting at prompt i uses seed `seed + i`.
 
-    `desc` shows a progress bar with that label.
+    `desc` shows a progress bar with that label; `sampler` None is the pipeline's default.
     """
     per_chunk = max(1, chunk_images // images_per_prompt)
     out = []
@@ -78,6 +79,7 @@ def generate_for_prompts(
             num_inference_steps=num_inference_steps,
             guidance_scale=guidance_scale,
             unet=unet,
+            sampler=sampler,
         )
         out.append(imgs.reshape(len(chunk), images_per_prompt, *imgs.shape[1:]))
     return np.concatenate(out)
@@ -117,6 +119,7 @@ def evaluate_alignment(
     num_inference_steps: int = 20,
     guidance_scale: float = 4.0,
     progress: bool = False,
+    sampler: str | None = None,
 ) -> dict[str, dict[str, float]]:
     """{"seen": {category: oracle alignment rate}, "unseen": {...}} over fixed prompts and seeds.
 
@@ -128,6 +131,6 @@ def evaluate_alignment(
         result[split] = {}
         for cat, prompts in by_cat.items():
             images = generate_for_prompts(pipe, prompts, images_per_prompt, seed, num_inference_steps, guidance_scale,
-                                          desc=f"eval {split}/{cat}" if progress else None)
+                                          desc=f"eval {split}/{cat}" if progress else None, sampler=sampler)
             result[split][cat] = round(float(oracle_rates(images, prompts, oracle).mean()), 4)
     return result

@@ -70,17 +70,16 @@ class ReproduceConfig:
 def quick_config(seed: int = 0) -> ReproduceConfig:
     """At most 20 minutes on 2 CPU cores; the same protocol, smaller.
 
-    Measured costs (1 thread; 2 threads are ~1.6x faster): a sample costs ~1.15 s at 20 sampler steps (40 UNet
-    passes with CFG), a fine-tuning step at batch 32 ~2.3 s. So: 10 sampler steps (the base model's oracle
-    alignment measured the same at 10 and 20 steps), 480 rated + 240 unlabeled samples, 120 steps per
-    ablation arm, and 24 evaluation prompts (3 per split and category): ~1,250 samples and 360 steps in all.
-    Fine-tuning at lr 2e-5 with exponentiated weights: at lr 1e-4 with mean-normalized weights every arm lost
+    Measured costs (2 threads, run C): 720 feedback samples at 10 sampler steps took 337 s, a fine-tuning
+    step at batch 32 1.77 s, 768 evaluation and best-of-16 samples 347 s. 10 sampler steps: the earlier
+    epsilon base measured the same oracle alignment at 10 and 20. 90 steps per ablation arm (run C's 120
+    made 1,343 s in all), at lr 3e-5 with exponentiated weights: at lr 1e-4 with mean-normalized weights every arm lost
     fidelity (Fréchet x1.54) and the panel (42% lost); see docs/REPRODUCTION.md.
     """
     return ReproduceConfig(
         preset="quick", seed=seed, feedback_prompts_per_category=20, images_per_prompt=6, unlabeled_per_prompt=3,
         eval_prompts_per_category=3, num_inference_steps=10,
-        finetune=FinetuneConfig(steps=120, lr=2e-5, weight_normalization="exp"),
+        finetune=FinetuneConfig(steps=90, lr=3e-5, weight_normalization="exp"),
     )
 
 

@@ -1,5 +1,6 @@
 """The toy text-to-image pipeline: a pixel-space diffusers UNet2DConditionModel conditioned on the frozen
-toy-CLIP text tower's token states, with classifier-free guidance and a fast DPM-Solver++ sampler.
+toy-CLIP text tower's token states, with classifier-free guidance and fast diffusers samplers (Euler
+ancestral, DPM-Solver++).
 
 Saved layout (diffusers format, safetensors):
     <dir>/unet/{config.json, diffusion_pytorch_model.safetensors}
@@ -18,12 +19,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DConditionModel
+from diffusers import (
+    DDIMScheduler,
+    DDPMScheduler,
+    DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
+    UNet2DConditionModel,
+)
 
 from t2ialign.common.manifest import verify_manifest, write_manifest
 from t2ialign.models.clip import ClipBackbone
 
 MAX_STEPS = 1000  # sanity bound on num_inference_steps
+SAMPLERS: tuple[str, ...] = ("euler-a", "dpm++", "ddim")  # fast stochastic (default), fast deterministic, reference
 
 
 def toy_unet_config(cross_attention_dim: int, sample_size: int = 32, tiny: bool = False) -> dict:
@@ -101,24 +109,38 @@ class ToyPipeline:
     def resolution(self) -> int:
         return int(self.unet.config.sample_size)
 
-    def sampler(self, kind: str = "dpm++"):
-        """A sampler built from the training schedule's config ("dpm++" fast, "ddim" reference).
+    @property
+    def default_sampler(self) -> str:
+        """Euler ancestral for v models; DPM-Solver++ with x0 clipping for older epsilon models (see below)."""
+        return "euler-a" if self.noise_config.get("prediction_type") == "v_prediction" else "dpm++"
 
-        Both start at t=T ("trailing" spacing for DDIM: its default "leading" starts at t=951 from pure
-        noise and washes colors out). For an epsilon model on the cosine schedule alpha_bar(T) is ~0, so
-        the first x0 estimate divides by ~0: without clipping x0 to [-1, 1] DPM-Solver++ explodes into
-        saturated noise (measured here). A v model needs no clipping, and DDIM's clipping even harms it.
-        Measured on the shipped v model (6 images, mean |difference| per pixel against DDIM-100 unclipped):
-        DDIM-50 clipped 90/255, unclipped 1.1/255; DPM-Solver++ 20 steps unclipped 7.5/255, clipped 4.9/255.
+    def sampler(self, kind: str | None = None):
+        """A sampler built from the training schedule's config: "euler-a" (fast, stochastic), "dpm++" (fast,
+        deterministic) or "ddim" (deterministic reference); None means `default_sampler`.
+
+        All start at t=T ("trailing" spacing: DDIM's default "leading" starts at t=951 from pure noise and
+        washes colors out). For an epsilon model on the cosine schedule alpha_bar(T) is ~0, so the first x0
+        estimate divides by ~0: without clipping x0 to [-1, 1] DPM-Solver++ explodes into saturated noise
+        (measured here). A v model needs no clipping, and DDIM's clipping even harms it. Measured on the
+        shipped v model (6 images, mean |difference| per pixel against DDIM-100 unclipped): DDIM-50 clipped
+        90/255, unclipped 1.1/255; DPM-Solver++ 20 steps unclipped 7.5/255, clipped 4.9/255.
+        Why ancestral by default: the deterministic samplers follow the model's mean prediction, and for a
+        prompt that names no color (one of six) that mean is a faint blob the background swallows. On the
+        shipped model's background prompts (64 seen + 64 unseen images, 20 steps) the oracle found no object
+        in 29 and 20 images with DPM-Solver++, 18 and 14 with Euler ancestral (alignment 45% -> 66% seen,
+        61% -> 72% unseen).
         """
+        kind = kind or self.default_sampler
         clip_x0 = self.noise_config.get("prediction_type", "epsilon") == "epsilon"
+        if kind == "euler-a":
+            return EulerAncestralDiscreteScheduler.from_config(self.noise_config, timestep_spacing="trailing")
         if kind == "dpm++":
             return DPMSolverMultistepScheduler.from_config(
                 self.noise_config, algorithm_type="dpmsolver++", thresholding=clip_x0, sample_max_value=1.0
             )
         if kind == "ddim":
             return DDIMScheduler.from_config(self.noise_config, timestep_spacing="trailing", clip_sample=clip_x0)
-        raise ValueError(f"unknown sampler {kind!r}; available: dpm++, ddim")
+        raise ValueError(f"unknown sampler {kind!r}; available: {', '.join(SAMPLERS)}")
 
     @torch.no_grad()
     def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
@@ -132,7 +154,7 @@ class ToyPipeline:
         seed: int = 0,
         num_inference_steps: int = 20,
         guidance_scale: float = 4.0,
-        sampler: str = "dpm++",
+        sampler: str | None = None,
         unet: UNet2DConditionModel | None = None,
     ) -> np.ndarray:
         """(len(prompts) * num_images, H, W, 3) uint8 images; the same arguments give the same images."""
@@ -167,7 +189,7 @@ class ToyPipeline:
             if use_cfg:
                 eps_u, eps_c = eps.chunk(2)
                 eps = eps_u + guidance_scale * (eps_c - eps_u)
-            x = scheduler.step(eps, t, x).prev_sample
+            x = scheduler.step(eps, t, x, generator=gen).prev_sample  # ancestral noise comes from the seed too
         return to_uint8(x)
 
     # Checkpoint I/O.
