@@ -122,11 +122,12 @@ class ToyPipeline:
         washes colors out). For an epsilon model on the cosine schedule alpha_bar(T) is ~0, so the first x0
         estimate divides by ~0: without clipping x0 to [-1, 1] DPM-Solver++ explodes into saturated noise
         (measured here). A v model needs no clipping, and DDIM's clipping even harms it. Measured on the
-        shipped v model (6 images, mean |difference| per pixel against DDIM-100 unclipped): DDIM-50 clipped
-        90/255, unclipped 1.1/255; DPM-Solver++ 20 steps unclipped 7.5/255, clipped 4.9/255.
+        stage-2 v model (docs/BASE_MODELS.md; 6 images, mean |difference| per pixel against DDIM-100
+        unclipped): DDIM-50 clipped 90/255, unclipped 1.1/255; DPM-Solver++ 20 steps unclipped 7.5/255,
+        clipped 4.9/255.
         Why ancestral by default: the deterministic samplers follow the model's mean prediction, and for a
         prompt that names no color (one of six) that mean is a faint blob the background swallows. On the
-        shipped model's background prompts (64 seen + 64 unseen images, 20 steps) the oracle found no object
+        stage-2 model's background prompts (64 seen + 64 unseen images, 20 steps) the oracle found no object
         in 29 and 20 images with DPM-Solver++, 18 and 14 with Euler ancestral (alignment 45% -> 66% seen,
         61% -> 72% unseen).
         """
