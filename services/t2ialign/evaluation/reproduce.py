@@ -72,9 +72,10 @@ def quick_config(seed: int = 0) -> ReproduceConfig:
 
     Measured costs (2 threads, run C): 720 feedback samples at 10 sampler steps took 337 s, a fine-tuning
     step at batch 32 1.77 s, 768 evaluation and best-of-16 samples 347 s. 10 sampler steps: the earlier
-    epsilon base measured the same oracle alignment at 10 and 20. 90 steps per ablation arm (run C's 120
-    made 1,343 s in all), at lr 3e-5 with exponentiated weights: at lr 1e-4 with mean-normalized weights every arm lost
-    fidelity (Fréchet x1.54) and the panel (42% lost); see docs/REPRODUCTION.md.
+    epsilon base measured the same oracle alignment at 10 and 20. 90 steps per ablation arm: run D took
+    1,073 s in all (run C's 120 steps, 1,343 s). lr 3e-5 with exponentiated weights: at lr 1e-4 with
+    mean-normalized weights every arm lost fidelity (Fréchet x1.54) and the panel (42% lost); see
+    docs/REPRODUCTION.md.
     """
     return ReproduceConfig(
         preset="quick", seed=seed, feedback_prompts_per_category=20, images_per_prompt=6, unlabeled_per_prompt=3,
