@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from t2ialign.models.reward import RewardConfig, RewardModel
 from t2ialign.toyworld.grammar import UNSEEN_OBJECTS, parse_prompt
@@ -73,6 +74,19 @@ def test_perturbed_candidates_differ_in_one_attribute_and_avoid_unseen_objects()
             assert other.object not in UNSEEN_OBJECTS
             diffs = [a for a in ("object", "count", "color", "background") if getattr(spec, a) != getattr(other, a)]
             assert len(diffs) == 1, (prompt, c)
+
+
+def test_perturbed_candidates_keep_to_the_chosen_attributes(tiny_clip) -> None:
+    rng = random.Random(0)
+    for prompt in ["two red circles in the desert", "three squares", "a green ring"]:
+        spec = parse_prompt(prompt)
+        for c in perturbed_candidates(prompt, 9, rng, attributes=("count", "color", "background")):
+            assert parse_prompt(c).object == spec.object, (prompt, c)
+    assert len(perturbed_candidates("three squares", 9, rng, attributes=("count",))) == 3  # 1, 2, 4 at 32x32
+    assert perturbed_candidates("three squares", 9, rng, attributes=("color",)) == []  # states no color
+    images, prompts, labels = _easy_case(2)
+    with pytest.raises(ValueError, match="perturb_attributes"):
+        train_reward_model(tiny_clip, images, prompts, labels, RewardTrainConfig(perturb_attributes=("shape",)))
 
 
 def test_reward_checkpoint_round_trip(tiny_clip, tmp_path) -> None:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from t2ialign.models.clip import ClipBackbone
 from t2ialign.models.reward import RewardConfig, RewardModel
-from t2ialign.toyworld.grammar import SEEN_OBJECTS, max_count, parse_prompt, perturb
+from t2ialign.toyworld.grammar import ATTRIBUTES, SEEN_OBJECTS, max_count, parse_prompt, perturb
 
 
 @dataclass
@@ -36,6 +36,7 @@ class RewardTrainConfig:
     weight_decay: float = 1e-2  # AdamW decoupled decay; thousands of labels with 10% flips overfit without it
     seed: int = 0  # shuffling, dropout and the choice of perturbed prompts
     perturb_objects: tuple[str, ...] = SEEN_OBJECTS  # objects a swap may name: seen only, so unseen stay unseen
+    perturb_attributes: tuple[str, ...] = ATTRIBUTES  # attributes a swap may change (paper: all four)
     max_objects: int | None = None  # counts a swap may use; None = what fits the image size (4 at 32x32)
     reward: RewardConfig = field(default_factory=RewardConfig)  # head architecture (paper: 1,024 hidden units)
 
@@ -62,19 +63,25 @@ def prompt_classification_loss(
 
 
 def perturbed_candidates(
-    prompt: str, n: int, rng: random.Random, objects: tuple[str, ...] = SEEN_OBJECTS, max_objects: int = 4
+    prompt: str,
+    n: int,
+    rng: random.Random,
+    objects: tuple[str, ...] = SEEN_OBJECTS,
+    max_objects: int = 4,
+    attributes: tuple[str, ...] = ATTRIBUTES,
 ) -> list[str]:
-    """Up to n distinct prompts, each with one stated attribute swapped (grammar.perturb, over `objects`).
+    """Up to n distinct prompts, each with one stated attribute among `attributes` swapped (grammar.perturb).
 
     Same procedure as grammar.perturbed_prompts, but a swapped object is drawn from `objects`, so training
     never names the held-out (unseen) objects.
     """
     spec = parse_prompt(prompt)
+    swappable = [a for a in spec.present_attributes if a in attributes]
     seen, out = {spec.text}, []
-    for _ in range(n * 20):
+    for _ in range(n * 20 if swappable else 0):
         if len(out) == n:
             break
-        attr = rng.choice(spec.present_attributes)
+        attr = rng.choice(swappable)
         if attr == "object" and len([o for o in objects if o != spec.object]) == 0:
             continue
         cand = perturb(spec, attr, rng, objects=objects, max_objects=max_objects).text
@@ -139,6 +146,9 @@ def train_reward_model(
         raise ValueError("no labeled images (every label is None); collect feedback with raters first")
     if cfg.num_prompts < 2 and cfg.pc_weight > 0:
         raise ValueError(f"num_prompts must be >= 2 for L_pc (true + perturbed), got {cfg.num_prompts}")
+    unknown = [a for a in cfg.perturb_attributes if a not in ATTRIBUTES]
+    if unknown or (cfg.pc_weight > 0 and not cfg.perturb_attributes):
+        raise ValueError(f"perturb_attributes must be a non-empty subset of {ATTRIBUTES}, got {cfg.perturb_attributes}")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {cfg.epochs}, {cfg.batch_size}")
     torch.manual_seed(cfg.seed)
@@ -151,7 +161,8 @@ def train_reward_model(
     # 2. Candidate prompts for Eq. 2: column 0 is the true prompt, then up to N-1 perturbations (padded).
     n = cfg.num_prompts
     cands = [
-        [p] + (perturbed_candidates(p, n - 1, rng, cfg.perturb_objects, max_objects) if yy else [])
+        [p] + (perturbed_candidates(p, n - 1, rng, cfg.perturb_objects, max_objects, cfg.perturb_attributes)
+               if yy else [])
         for p, yy in zip(prompts, y.tolist(), strict=True)
     ]
     texts = sorted({t for c in cands for t in c})
