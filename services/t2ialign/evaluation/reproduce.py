@@ -65,7 +65,7 @@ class ReproduceConfig:
     guidance_scale: float = 4.0  # CFG scale everywhere (the pipeline's default)
     panel: PanelConfig = field(default_factory=PanelConfig)
     # L_pc swaps count, color and background only: swapping among the seen objects measured worse on the
-    # unseen object (docs/REPRODUCTION.md, "What was tried on the reward head"); the paper swaps all four.
+    # unseen object (docs/REPRODUCTION.md, "Where the ceilings are"); the paper swaps all four.
     reward: RewardTrainConfig = field(default_factory=lambda: RewardTrainConfig(perturb_attributes=NO_OBJECT_SWAPS))
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
