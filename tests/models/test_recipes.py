@@ -99,7 +99,8 @@ def test_every_sampler_runs_and_the_cli_offers_the_same_ones(tiny_world):
 def test_generator_recipe_warm_starts_from_a_saved_unet(tiny_world, tmp_path):
     import torch
 
-    from t2ialign.models.toy_pipeline import load_unet
+    from t2ialign.common.manifest import read_manifest, sha256_file
+    from t2ialign.models.toy_pipeline import UNET_WEIGHTS, load_unet
 
     cfg = GeneratorTrainConfig(steps=1, batch_size=2, tiny=True, lr=0.0)
     clip = ClipBackbone.load(tiny_world / "clip")
@@ -107,6 +108,8 @@ def test_generator_recipe_warm_starts_from_a_saved_unet(tiny_world, tmp_path):
     train_generator(cfg, clip, tmp_path / "generator", init_from=init)
     before, after = load_unet(init).state_dict(), load_unet(tmp_path / "generator" / "unet").state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+    manifest = read_manifest(tmp_path / "generator")  # names the init's weights by hash, not only by path
+    assert manifest["init_sha256"] == sha256_file(init / UNET_WEIGHTS) and manifest["init_from"] == str(init)
 
 
 def test_warm_start_from_a_unet_without_the_pooled_text_embedding_changes_nothing_at_first(tmp_path):

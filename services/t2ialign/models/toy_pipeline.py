@@ -215,6 +215,9 @@ class ToyPipeline:
         return cls(unet, clip.to(device), noise_config)
 
 
+UNET_WEIGHTS = "diffusion_pytorch_model.safetensors"  # diffusers' weights file in a UNet folder
+
+
 def load_unet(folder: str | Path, device: str = "cpu") -> UNet2DConditionModel:
     """A diffusers UNet from safetensors only (use_safetensors=True never falls back to pickles)."""
     unet = UNet2DConditionModel.from_pretrained(str(folder), use_safetensors=True)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from t2ialign.common.manifest import sha256_file, write_manifest
 from t2ialign.models.reward import RewardModel
-from t2ialign.models.toy_pipeline import ToyPipeline, to_model_space
+from t2ialign.models.toy_pipeline import UNET_WEIGHTS, ToyPipeline, to_model_space
 from t2ialign.toyworld.corpus import corpus_batch
 from t2ialign.training.feedback import FeedbackSet
 from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_per_sample
@@ -306,7 +306,7 @@ def save_unet(
     """
     folder = Path(folder)
     unet.save_pretrained(folder, safe_serialization=True)
-    weights = folder / "diffusion_pytorch_model.safetensors"
+    weights = folder / UNET_WEIGHTS
     version = "unet-" + sha256_file(weights)[:12]
     config = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
     metrics = {k: v for k, v in (metrics or {}).items() if k != "history"}  # the per-step history stays out

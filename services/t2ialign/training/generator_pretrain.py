@@ -20,8 +20,10 @@ import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
 from tqdm import tqdm
 
+from t2ialign.common.manifest import sha256_file
 from t2ialign.models.clip import ClipBackbone
 from t2ialign.models.toy_pipeline import (
+    UNET_WEIGHTS,
     ToyPipeline,
     denoising_target,
     load_unet,
@@ -128,7 +130,9 @@ def train_generator(
     clip = clip.eval().requires_grad_(False)
     noise_scheduler = training_scheduler()
     unet = UNet2DConditionModel(**toy_unet_config(clip.text_width, cfg.resolution, tiny=cfg.tiny)).train()
-    if init_from is not None:
+    warm = {}
+    if init_from is not None:  # hashed now: the export below may overwrite the very file (--init-from the output)
+        warm = {"init_from": str(init_from), "init_sha256": sha256_file(Path(init_from) / UNET_WEIGHTS)}
         warm_start(unet, init_from)
     ema = copy.deepcopy(unet).requires_grad_(False)
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.01)
@@ -158,6 +162,5 @@ def train_generator(
     step += 1
     save_training_state(ckpt, step, config, unet, opt, ema)
     pipe = ToyPipeline(ema, clip, dict(noise_scheduler.config))
-    warm = {"init_from": str(init_from)} if init_from is not None else {}
     pipe.save(out_dir, recipe="t2ialign pretrain generator", steps=step, config=config, **warm)
     return pipe
