@@ -91,6 +91,21 @@ def test_finetune_unet_changes_a_copy_only(tiny_pipe, mode, sampling) -> None:
     assert len(metrics["history"]) == 3 and metrics["num_model_samples"] == 6
 
 
+def test_ema_exports_the_average_of_base_and_trained_weights(tiny_pipe) -> None:
+    data = _data()
+    data.labels[2] = 0
+    kw = {"steps": 1, "batch_size": 4, "label_source": "human", "warmup": 1}
+    raw = finetune_unet(tiny_pipe, None, data, FinetuneConfig(**kw), progress=False).state_dict()
+    ema = finetune_unet(tiny_pipe, None, data, FinetuneConfig(**kw, ema_decay=0.75), progress=False).state_dict()
+    base = tiny_pipe.unet.state_dict()
+    changed = [k for k in base if not torch.equal(base[k], raw[k])]
+    assert changed  # one step moved some weights; the EMA kept a quarter of that move
+    for k in changed:
+        torch.testing.assert_close(ema[k], 0.75 * base[k] + 0.25 * raw[k])
+    with pytest.raises(ValueError, match="ema_decay"):
+        FinetuneConfig(ema_decay=1.0)
+
+
 def test_unlabeled_and_skipped_need_a_reward_model(tiny_pipe) -> None:
     with pytest.raises(ValueError, match="reward_model"):
         finetune_unet(tiny_pipe, None, _data(), FinetuneConfig(steps=1, label_source="human"), progress=False)

@@ -61,6 +61,19 @@ def test_normalize_weights() -> None:
         normalize_weights(r, "softmax")
 
 
+def test_prompt_mean_weighs_every_prompt_alike() -> None:
+    # Prompt "a": 3 good of 4; prompt "b": 1 good of 4; prompt "c": none good.
+    labels = torch.tensor([1.0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+    prompts = ["a"] * 4 + ["b"] * 4 + ["c"] * 4
+    w = normalize_weights(labels, "prompt_mean", prompts=prompts)
+    assert w.mean().item() == pytest.approx(1.0)
+    assert w[:4].sum().item() == pytest.approx(w[4:8].sum().item())  # hard prompt b weighs as much as easy a
+    assert w[4].item() == pytest.approx(3 * w[0].item())  # so its one good sample weighs 3x each of a's
+    assert w[8:].sum().item() == 0 and w[3].item() == 0  # bad samples and all-bad prompts weigh nothing
+    with pytest.raises(ValueError, match="one prompt per reward"):
+        normalize_weights(labels, "prompt_mean")
+
+
 def test_beta_mixes_in_pretraining_loss(tiny_pipe) -> None:
     torch.manual_seed(0)
     unet, sched = tiny_pipe.unet, training_scheduler()

@@ -32,7 +32,7 @@ from t2ialign.training.feedback import FeedbackSet
 from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_per_sample
 
 MODES = ("full", "lora")
-WEIGHT_NORMALIZATIONS = ("none", "clip", "mean", "batch_mean", "exp")
+WEIGHT_NORMALIZATIONS = ("none", "clip", "mean", "batch_mean", "exp", "prompt_mean")
 LABEL_SOURCES = ("reward", "human")
 SAMPLINGS = ("uniform", "weighted")
 LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")  # attention projections (self- and cross-attention)
@@ -58,6 +58,8 @@ class FinetuneConfig:
     warmup: int = 20  # linear warm-up steps; avoids a first large AdamW step on a converged model
     weight_decay: float = 0.0  # AdamW decay; none, so fine-tuning does not shrink the pre-trained weights
     grad_clip: float = 1.0  # max gradient norm, as in pre-training
+    ema_decay: float = 0.0  # >0: export an exponential moving average of the weights, started at the base
+    # model's (the shipped base is itself an EMA; raw fine-tuned weights carry step noise). 0 = raw weights
     caption_dropout: float = 0.1  # empty captions in the corpus half, as in pre-training: keeps the CFG branch
     seed: int = 0  # batches, noise and timesteps
 
@@ -77,6 +79,8 @@ class FinetuneConfig:
             raise ValueError(f"pretrain_fraction must be in [0, 1), got {self.pretrain_fraction}")
         if self.beta < 0 or self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("beta must be >= 0, steps and batch_size >= 1, and lr > 0")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.weight_temperature <= 0:
             raise ValueError(f"weight_temperature must be > 0, got {self.weight_temperature}")
 
@@ -98,7 +102,9 @@ def reward_weighted_loss(per_sample_loss: torch.Tensor, weights: torch.Tensor) -
     return (weights.to(per_sample_loss) * per_sample_loss).mean()
 
 
-def normalize_weights(rewards: torch.Tensor, how: str, temperature: float = 0.2) -> torch.Tensor:
+def normalize_weights(
+    rewards: torch.Tensor, how: str, temperature: float = 0.2, prompts: list[str] | None = None
+) -> torch.Tensor:
     """Turn rewards (or labels) of the whole of D_model into loss weights.
 
     none  w = r, as the paper's Eq. 3 (a regression output: can be < 0, which pushes likelihood *down*).
@@ -106,8 +112,21 @@ def normalize_weights(rewards: torch.Tensor, how: str, temperature: float = 0.2)
     mean  clamp(r, 0, 1) / mean: the model term keeps the scale of an unweighted loss, however rare good
           samples are, so beta means the same thing in every round ("batch_mean" divides per batch instead).
     exp   exp((r - max r) / tau), then / mean: reward-weighted regression's exponentiated advantage.
+    prompt_mean  clamp(r, 0, 1) / the mean over the same prompt's samples, then / overall mean: every prompt
+          with any good sample weighs the same in total, however rare its good samples are (needs `prompts`).
+          Without it, easy prompts' many good samples drown the few good samples of hard ones.
     """
     r = rewards.float()
+    if how == "prompt_mean":
+        if prompts is None or len(prompts) != len(r):
+            raise ValueError("weight_normalization 'prompt_mean' needs one prompt per reward")
+        w = r.clamp(0.0, 1.0)
+        groups: dict[str, list[int]] = {}
+        for i, p in enumerate(prompts):
+            groups.setdefault(p, []).append(i)
+        for idx in groups.values():
+            w[idx] = w[idx] / w[idx].mean().clamp_min(1e-8)
+        return w / w.mean().clamp_min(1e-8)
     if how == "none":
         return r
     if how == "exp":
@@ -211,7 +230,7 @@ def finetune_unet(
     t0 = time.time()
     # 1. Check inputs, and score D_model once (r_phi and the text encoder are frozen).
     images, prompts, rewards, stats = _model_pool(data, unlabeled, reward_model, cfg)
-    weights = normalize_weights(rewards, cfg.weight_normalization, cfg.weight_temperature)  # (M,)
+    weights = normalize_weights(rewards, cfg.weight_normalization, cfg.weight_temperature, prompts)  # (M,)
     if cfg.sampling == "weighted" and (bool((weights < 0).any()) or float(weights.sum()) <= 0):
         raise ValueError(
             "sampling='weighted' needs non-negative weights with a positive sum; use a clipping "
@@ -233,6 +252,7 @@ def finetune_unet(
         params = list(unet.requires_grad_(True).parameters())
         lr = cfg.lr
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    ema = [p.detach().clone() for p in params] if cfg.ema_decay else None
     noise_scheduler = DDPMScheduler.from_config(pipe.noise_config)  # the base model's own prediction type
     # 3. Train: each batch is cfg.model_batch model samples (reward-weighted) + cfg.pretrain_batch corpus samples.
     history: list[dict[str, float]] = []
@@ -269,9 +289,16 @@ def finetune_unet(
         if cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
+        if ema is not None:
+            with torch.no_grad():
+                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - cfg.ema_decay)
         history.append({"step": step, "loss": loss.item(), **parts})
         bar.set_postfix(loss=f"{loss.item():.4f}")
-    # 4. Export: merge LoRA, freeze.
+    # 4. Export: the EMA (if kept) into the trained parameters, merge LoRA, freeze.
+    if ema is not None:
+        with torch.no_grad():
+            for p, e in zip(params, ema, strict=True):
+                p.copy_(e)
     if cfg.mode == "lora":
         merge_lora(unet)
     unet = unet.eval().requires_grad_(False)
