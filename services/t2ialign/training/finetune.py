@@ -291,7 +291,8 @@ def finetune_unet(
         opt.step()
         if ema is not None:
             with torch.no_grad():
-                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - cfg.ema_decay)
+                for e, p in zip(ema, params, strict=True):
+                    e.lerp_(p, 1.0 - cfg.ema_decay)
         history.append({"step": step, "loss": loss.item(), **parts})
         bar.set_postfix(loss=f"{loss.item():.4f}")
     # 4. Export: the EMA (if kept) into the trained parameters, merge LoRA, freeze.
