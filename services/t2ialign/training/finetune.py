@@ -29,7 +29,7 @@ from t2ialign.models.reward import RewardModel
 from t2ialign.models.toy_pipeline import UNET_WEIGHTS, ToyPipeline, to_model_space
 from t2ialign.toyworld.corpus import corpus_batch
 from t2ialign.training.feedback import FeedbackSet
-from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_per_sample
+from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_per_sample, ema_update
 
 MODES = ("full", "lora")
 WEIGHT_NORMALIZATIONS = ("none", "clip", "mean", "batch_mean", "exp", "prompt_mean")
@@ -290,9 +290,7 @@ def finetune_unet(
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         if ema is not None:
-            with torch.no_grad():
-                for e, p in zip(ema, params, strict=True):
-                    e.lerp_(p, 1.0 - cfg.ema_decay)
+            ema_update(ema, params, cfg.ema_decay)
         history.append({"step": step, "loss": loss.item(), **parts})
         bar.set_postfix(loss=f"{loss.item():.4f}")
     # 4. Export: the EMA (if kept) into the trained parameters, merge LoRA, freeze.

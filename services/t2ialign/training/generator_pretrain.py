@@ -12,6 +12,7 @@ import dataclasses
 import math
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,8 +107,9 @@ def denoising_loss_per_sample(
 
 
 @torch.no_grad()
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+def ema_update(ema: Iterable[torch.Tensor], params: Iterable[torch.Tensor], decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * params, tensor by tensor."""
+    for pe, pm in zip(ema, params, strict=True):
         pe.lerp_(pm, 1 - decay)
 
 
@@ -153,7 +155,7 @@ def train_generator(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
-        ema_update(ema, unet, min(cfg.ema_decay, (1 + step) / (10 + step)))
+        ema_update(ema.parameters(), unet.parameters(), min(cfg.ema_decay, (1 + step) / (10 + step)))
         bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{opt.param_groups[0]['lr']:.1e}")
         if (step + 1) % cfg.checkpoint_every == 0:
             save_training_state(ckpt, step + 1, config, unet, opt, ema)
