@@ -98,3 +98,24 @@ def test_beta_mixes_in_pretraining_loss(tiny_pipe) -> None:
     with torch.no_grad():
         t_none, parts = finetune_loss(unet, sched, x_m, s_m, w, None, None, 2.0, gen)
     assert parts["pretrain"] == 0.0 and t_none.item() == pytest.approx(parts["model"], rel=1e-6)
+
+
+def test_model_timestep_min_moves_only_the_model_half_to_high_noise(tiny_pipe) -> None:
+    unet, sched = tiny_pipe.unet, training_scheduler()
+    seen_t: list[torch.Tensor] = []
+    hook = unet.register_forward_pre_hook(lambda _m, args: seen_t.append(args[1].clone()))
+    bm, bp = 64, 64  # many samples, so a uniform draw would land below 0.9 T with near certainty
+    x_m, x_p = torch.zeros(bm, 3, 32, 32), torch.zeros(bp, 3, 32, 32)
+    s_m = tiny_pipe.encode_prompts(["a red circle"] * bm)
+    s_p = tiny_pipe.encode_prompts(["a cross"] * bp)
+    try:
+        with torch.no_grad():
+            finetune_loss(unet, sched, x_m, s_m, torch.ones(bm), x_p, s_p, 1.0, torch.Generator().manual_seed(0),
+                          model_timestep_min=0.9)
+    finally:
+        hook.remove()
+    t = seen_t[0]
+    n_t = sched.config.num_train_timesteps
+    assert t.shape == (bm + bp,)
+    assert int(t[:bm].min()) >= int(0.9 * n_t) and int(t[:bm].max()) < n_t  # the model half: top 10% only
+    assert int(t[bm:].min()) < int(0.9 * n_t)  # the corpus half stays uniform over [0, T)

@@ -60,6 +60,8 @@ class FinetuneConfig:
     grad_clip: float = 1.0  # max gradient norm, as in pre-training
     ema_decay: float = 0.0  # >0: export an exponential moving average of the weights, started at the base
     # model's (the shipped base is itself an EMA; raw fine-tuned weights carry step noise). 0 = raw weights
+    model_timestep_min: float = 0.0  # >0: the model term draws t from the top (1 - this) of the noise schedule
+    # only, where layout and counts are decided; the corpus term stays uniform. 0 = Eq. 3's uniform t
     caption_dropout: float = 0.1  # empty captions in the corpus half, as in pre-training: keeps the CFG branch
     seed: int = 0  # batches, noise and timesteps
 
@@ -81,6 +83,8 @@ class FinetuneConfig:
             raise ValueError("beta must be >= 0, steps and batch_size >= 1, and lr > 0")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not 0.0 <= self.model_timestep_min < 1.0:
+            raise ValueError(f"model_timestep_min must be in [0, 1), got {self.model_timestep_min}")
         if self.weight_temperature <= 0:
             raise ValueError(f"weight_temperature must be > 0, got {self.weight_temperature}")
 
@@ -150,16 +154,23 @@ def finetune_loss(
     pre_states: torch.Tensor | None,
     beta: float,
     generator: torch.Generator | None = None,
+    model_timestep_min: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Eq. 3 on one batch: mean(w * l_model) + beta * mean(l_pre). One UNet pass over both halves.
 
     model_x0: (Bm, 3, H, W) in [-1, 1]; model_states: (Bm, L, W); weights: (Bm,); pre_*: the corpus half or None.
+    model_timestep_min > 0 draws the model half's t from [min * T, T) instead of [0, T).
     """
     bm = len(model_x0)
     x0, states = model_x0, model_states
     if pre_x0 is not None and len(pre_x0):
         x0, states = torch.cat([model_x0, pre_x0]), torch.cat([model_states, pre_states])
-    per_sample = denoising_loss_per_sample(unet, noise_scheduler, x0, states, generator)  # (Bm + Bp,)
+    timesteps = None
+    if model_timestep_min > 0:
+        n_t = noise_scheduler.config.num_train_timesteps
+        timesteps = torch.cat([torch.randint(int(model_timestep_min * n_t), n_t, (bm,), generator=generator),
+                               torch.randint(0, n_t, (len(x0) - bm,), generator=generator)])
+    per_sample = denoising_loss_per_sample(unet, noise_scheduler, x0, states, generator, timesteps)  # (Bm + Bp,)
     model_term = reward_weighted_loss(per_sample[:bm], weights)
     pre_term = per_sample[bm:].mean() if len(per_sample) > bm else torch.zeros((), device=per_sample.device)
     total = model_term + beta * pre_term
@@ -283,6 +294,7 @@ def finetune_unet(
             pre_states,
             cfg.beta,
             gen,
+            cfg.model_timestep_min,
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()

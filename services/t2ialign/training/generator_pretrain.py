@@ -91,15 +91,22 @@ class TextStateCache:
 
 
 def denoising_loss_per_sample(
-    unet: UNet2DConditionModel, noise_scheduler, x0: torch.Tensor, states: torch.Tensor, generator=None
+    unet: UNet2DConditionModel,
+    noise_scheduler,
+    x0: torch.Tensor,
+    states: torch.Tensor,
+    generator=None,
+    timesteps: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """-log p_theta(x|z) up to constants: ||eps - eps_theta(x_t, t, z)||^2 per sample, shape (B,).
 
     For a v-prediction schedule the same loss is taken on v (a per-timestep reweighting of the eps loss).
+    `timesteps` (B,) fixes t per sample; by default t is uniform over the training schedule.
     """
     noise = torch.randn(x0.shape, generator=generator, device=x0.device)
-    t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (x0.shape[0],), generator=generator)
-    t = t.to(x0.device)
+    if timesteps is None:
+        timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (x0.shape[0],), generator=generator)
+    t = timesteps.to(x0.device)
     x_t = noise_scheduler.add_noise(x0, noise, t)
     pred = unet(x_t, t, encoder_hidden_states=states).sample
     target = denoising_target(noise_scheduler, x0, noise, t)
