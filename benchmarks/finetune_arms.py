@@ -42,7 +42,7 @@ POOLS = {  # name: (seed, sampler steps, per category, images per prompt; per ca
 
 
 def pool(name: str, pipe, smoke: bool) -> dict[str, np.ndarray]:
-    """Load or draw one pool: images, prompts and the oracle's verdicts."""
+    """Load or draw one pool: images, prompts, the raters' labels and the oracle's verdicts."""
     path = CACHE / f"{name}{'_smoke' if smoke else ''}.npz"
     if not path.exists():
         seed, steps, per_cat, k = POOLS[name]
@@ -55,7 +55,8 @@ def pool(name: str, pipe, smoke: bool) -> dict[str, np.ndarray]:
         fs = collect_feedback(pipe, prompts, k, SimulatedRaters(seed=seed), seed, name, num_inference_steps=steps)
         CACHE.mkdir(parents=True, exist_ok=True)
         truth = Oracle().judge_batch(fs.images, fs.prompts)
-        np.savez_compressed(path, images=fs.images, prompts=np.array(fs.prompts), truth=truth)
+        labels = np.array([-1 if y is None else y for y in fs.labels])  # the simulated raters' verdicts; -1 skipped
+        np.savez_compressed(path, images=fs.images, prompts=np.array(fs.prompts), labels=labels, truth=truth)
     return dict(np.load(path))
 
 

@@ -1,0 +1,107 @@
+"""Reward heads against CLIP score on unseen prompts, by the number of rated images (docs/REPRODUCTION.md,
+"How good can the reward head get?"). Lee et al. 2023 §4.2: r_phi predicts human judgments better than CLIP
+score, and L_pc helps on unseen prompts.
+
+1. Training sets: the rated sample pools of benchmarks/finetune_arms.py (shipped base, simulated raters' labels,
+   skips dropped), cached in runs/finetune_arms/ and added one after another ("s0", then "s0,s1", ...).
+2. Test pool: 64 evaluation prompts (8 per split and category, seed 4321) x 8 images at 10 sampler steps,
+   judged by the oracle; the unseen split names the held-out object. Cached as runs/finetune_arms/test.npz.
+3. Per training set: CLIP score (threshold fit on the training labels) and each head (RewardTrainConfig
+   overrides, mean over --seeds), as unseen and seen accuracy (threshold 0.5) and AUC, plus the head's unseen
+   accuracy over CLIP score's.
+
+Usage: .venv/bin/python benchmarks/reward_heads.py [--sizes "s0;s0,s1"] [--heads JSON] [--seeds 2]
+(each head trains in 10-60 s on 2 CPU cores; drawing the test pool takes ~4 min, the pools see finetune_arms.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+from finetune_arms import CACHE, pool  # benchmarks/ is on sys.path when this file runs as a script
+
+from t2ialign.evaluation.alignment import flat_eval_prompts, generate_for_prompts, load_generator, oracle_matches
+from t2ialign.evaluation.reward_accuracy import accuracy, auc, clip_scores, fit_threshold
+from t2ialign.models.clip import ClipBackbone
+from t2ialign.paths import DEFAULT_CLIP
+from t2ialign.toyworld.grammar import ATTRIBUTES
+from t2ialign.training.reward_train import RewardTrainConfig, train_reward_model
+
+NO_OBJECT_SWAPS = ["count", "color", "background"]
+HEADS = {
+    "without_pc": {"pc_weight": 0.0},
+    "pc_paper": {"perturb_attributes": list(ATTRIBUTES)},  # T 2, lambda 0.5, any attribute swapped
+    "pc_no_object": {"perturb_attributes": NO_OBJECT_SWAPS},
+    "pc_no_object_T0.1": {"perturb_attributes": NO_OBJECT_SWAPS, "temperature": 0.1},
+}
+
+
+def test_pool(pipe_loader) -> dict[str, np.ndarray]:
+    path = CACHE / "test.npz"
+    if not path.exists():
+        prompts, splits = flat_eval_prompts(8, seed=4321)
+        imgs = generate_for_prompts(pipe_loader(), prompts, 8, 50_000, num_inference_steps=10, desc="test pool")
+        CACHE.mkdir(parents=True, exist_ok=True)
+        truth = oracle_matches(imgs, prompts).reshape(-1)
+        np.savez_compressed(path, images=imgs.reshape(-1, *imgs.shape[2:]), truth=truth,
+                            prompts=np.array([p.text for p in prompts for _ in range(8)]),
+                            splits=np.array([s for s in splits for _ in range(8)]),
+                            cats=np.array([p.category for p in prompts for _ in range(8)]))
+    return dict(np.load(path))
+
+
+def scores_summary(scores: np.ndarray, test: dict[str, np.ndarray], threshold: float) -> dict[str, float]:
+    out = {}
+    for split in ("unseen", "seen"):
+        m = test["splits"] == split
+        y = test["truth"][m].astype(int)
+        out[f"{split}_accuracy"] = round(accuracy(scores[m], y, threshold), 3)
+        out[f"{split}_auc"] = round(auc(scores[m], y), 3)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="s0;s0,s1;s0,s1,s0_20;s0,s1,s0_20,count",
+                    help="training sets, ';'-separated, each a comma list of finetune_arms pools")
+    ap.add_argument("--heads", default=json.dumps(HEADS), help="JSON {name: RewardTrainConfig overrides}")
+    ap.add_argument("--seeds", type=int, default=2, help="heads trained per setting; figures are their mean")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    clip = ClipBackbone.load(DEFAULT_CLIP)
+    pipe = None
+
+    def pipe_loader():
+        nonlocal pipe
+        pipe = pipe or load_generator("base")
+        return pipe
+
+    test = test_pool(pipe_loader)
+    test_prompts = [str(p) for p in test["prompts"]]
+    clip_test = clip_scores(clip, test["images"], test_prompts)
+    for size in args.sizes.split(";"):
+        names = size.split(",")
+        data = [pool(n, None if (CACHE / f"{n}.npz").exists() else pipe_loader(), False) for n in names]
+        labels = np.concatenate([d["labels"] for d in data])
+        keep = labels >= 0
+        images = np.concatenate([d["images"] for d in data])[keep]
+        prompts = [str(p) for p in np.concatenate([d["prompts"] for d in data])[keep]]
+        y = [int(v) for v in labels[keep]]
+        thr = fit_threshold(clip_scores(clip, images, prompts), np.array(y))
+        base = scores_summary(clip_test, test, thr)
+        print(json.dumps({"train": size, "labeled": len(y), "head": "clip_score", **base}), flush=True)
+        for name, overrides in json.loads(args.heads).items():
+            overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+            runs = [scores_summary(train_reward_model(clip, images, prompts, y, RewardTrainConfig(seed=s, **overrides))
+                                   .score(test["images"], test_prompts).numpy(), test, 0.5) for s in range(args.seeds)]
+            mean = {k: round(float(np.mean([r[k] for r in runs])), 3) for k in runs[0]}
+            ratio = round(mean["unseen_accuracy"] / base["unseen_accuracy"], 3)
+            print(json.dumps({"train": size, "labeled": len(y), "head": name, **mean,
+                              "unseen_accuracy_over_clip": ratio}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
