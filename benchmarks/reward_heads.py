@@ -11,7 +11,8 @@ score, and L_pc helps on unseen prompts.
    accuracy over CLIP score's.
 
 Usage: .venv/bin/python benchmarks/reward_heads.py [--sizes "s0;s0,s1"] [--heads JSON] [--seeds 2]
-(each head trains in 10-60 s on 2 CPU cores; drawing the test pool takes ~4 min, the pools see finetune_arms.py).
+(a head trains in 5-40 s on 2 CPU cores, 12 minutes for the default table; drawing the test pool takes
+~4 minutes, the training pools see finetune_arms.py).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ HEADS = {
 }
 
 
-def test_pool(pipe_loader) -> dict[str, np.ndarray]:
+def held_out_pool(pipe_loader) -> dict[str, np.ndarray]:
     path = CACHE / "test.npz"
     if not path.exists():
         prompts, splits = flat_eval_prompts(8, seed=4321)
@@ -79,7 +80,7 @@ def main() -> None:
         pipe = pipe or load_generator("base")
         return pipe
 
-    test = test_pool(pipe_loader)
+    test = held_out_pool(pipe_loader)
     test_prompts = [str(p) for p in test["prompts"]]
     clip_test = clip_scores(clip, test["images"], test_prompts)
     for size in args.sizes.split(";"):

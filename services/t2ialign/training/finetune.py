@@ -61,7 +61,8 @@ class FinetuneConfig:
     ema_decay: float = 0.0  # >0: export an exponential moving average of the weights, started at the base
     # model's (the shipped base is itself an EMA; raw fine-tuned weights carry step noise). 0 = raw weights
     model_timestep_min: float = 0.0  # >0: the model term draws t from the top (1 - this) of the noise schedule
-    # only, where layout and counts are decided; the corpus term stays uniform. 0 = Eq. 3's uniform t
+    # only, where the scene's layout is decided; the corpus term stays uniform. 0 = Eq. 3's uniform t.
+    # A deviation from the paper: with oracle weights it beat the corpus-only control (docs/REPRODUCTION.md)
     caption_dropout: float = 0.1  # empty captions in the corpus half, as in pre-training: keeps the CFG branch
     seed: int = 0  # batches, noise and timesteps
 
