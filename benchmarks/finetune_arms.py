@@ -15,6 +15,7 @@ Usage: .venv/bin/python benchmarks/finetune_arms.py --pools s0,s1,s0_20 --arms '
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 
@@ -41,7 +42,13 @@ POOLS = {  # name: (seed, sampler steps, per category, images per prompt; per ca
 }
 
 
-def pool(name: str, pipe, smoke: bool) -> dict[str, np.ndarray]:
+@functools.cache
+def base_pipe():
+    """The shipped base generator, loaded once and only when something is drawn."""
+    return load_generator("base")
+
+
+def pool(name: str, smoke: bool) -> dict[str, np.ndarray]:
     """Load or draw one pool: images, prompts, the raters' labels and the oracle's verdicts."""
     path = CACHE / f"{name}{'_smoke' if smoke else ''}.npz"
     if not path.exists():
@@ -52,7 +59,8 @@ def pool(name: str, pipe, smoke: bool) -> dict[str, np.ndarray]:
         else:
             prompts = [PromptSpec(o, count=c, category="count") for o in SEEN_OBJECTS for c in range(1, 5)]
         prompts, k, steps = (prompts[::per_cat or 5], 3, 2) if smoke else (prompts, k, steps)
-        fs = collect_feedback(pipe, prompts, k, SimulatedRaters(seed=seed), seed, name, num_inference_steps=steps)
+        fs = collect_feedback(base_pipe(), prompts, k, SimulatedRaters(seed=seed), seed, name,
+                              num_inference_steps=steps)
         CACHE.mkdir(parents=True, exist_ok=True)
         truth = Oracle().judge_batch(fs.images, fs.prompts)
         labels = np.array([-1 if y is None else y for y in fs.labels])  # the simulated raters' verdicts; -1 skipped
@@ -83,8 +91,8 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="tiny pools, 1 step, 2 sampler steps: checks the script")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    pipe = load_generator("base")
-    data = [pool(n, pipe, args.smoke) for n in args.pools.split(",")]
+    pipe = base_pipe()
+    data = [pool(n, args.smoke) for n in args.pools.split(",")]
     images = np.concatenate([d["images"] for d in data])
     prompts = [str(p) for d in data for p in d["prompts"]]
     truth = np.concatenate([d["truth"] for d in data]).astype(int)

@@ -22,29 +22,29 @@ import json
 
 import numpy as np
 import torch
-from finetune_arms import CACHE, pool  # benchmarks/ is on sys.path when this file runs as a script
+from finetune_arms import CACHE, base_pipe, pool  # benchmarks/ is on sys.path when this file runs as a script
 
-from t2ialign.evaluation.alignment import flat_eval_prompts, generate_for_prompts, load_generator, oracle_matches
-from t2ialign.evaluation.reward_accuracy import accuracy, auc, clip_scores, fit_threshold
+from t2ialign.evaluation.alignment import flat_eval_prompts, generate_for_prompts, oracle_matches
+from t2ialign.evaluation.reproduce import NO_OBJECT_SWAPS
+from t2ialign.evaluation.reward_accuracy import clip_scores, reward_accuracy
 from t2ialign.models.clip import ClipBackbone
 from t2ialign.paths import DEFAULT_CLIP
 from t2ialign.toyworld.grammar import ATTRIBUTES
 from t2ialign.training.reward_train import RewardTrainConfig, train_reward_model
 
-NO_OBJECT_SWAPS = ["count", "color", "background"]
 HEADS = {
     "without_pc": {"pc_weight": 0.0},
     "pc_paper": {"perturb_attributes": list(ATTRIBUTES)},  # T 2, lambda 0.5, any attribute swapped
-    "pc_no_object": {"perturb_attributes": NO_OBJECT_SWAPS},
-    "pc_no_object_T0.1": {"perturb_attributes": NO_OBJECT_SWAPS, "temperature": 0.1},
+    "pc_no_object": {"perturb_attributes": list(NO_OBJECT_SWAPS)},
+    "pc_no_object_T0.1": {"perturb_attributes": list(NO_OBJECT_SWAPS), "temperature": 0.1},
 }
 
 
-def held_out_pool(pipe_loader) -> dict[str, np.ndarray]:
+def held_out_pool() -> dict[str, np.ndarray]:
     path = CACHE / "test.npz"
     if not path.exists():
         prompts, splits = flat_eval_prompts(8, seed=4321)
-        imgs = generate_for_prompts(pipe_loader(), prompts, 8, 50_000, num_inference_steps=10, desc="test pool")
+        imgs = generate_for_prompts(base_pipe(), prompts, 8, 50_000, num_inference_steps=10, desc="test pool")
         CACHE.mkdir(parents=True, exist_ok=True)
         truth = oracle_matches(imgs, prompts).reshape(-1)
         np.savez_compressed(path, images=imgs.reshape(-1, *imgs.shape[2:]), truth=truth,
@@ -54,14 +54,13 @@ def held_out_pool(pipe_loader) -> dict[str, np.ndarray]:
     return dict(np.load(path))
 
 
-def scores_summary(scores: np.ndarray, test: dict[str, np.ndarray], threshold: float) -> dict[str, float]:
-    out = {}
-    for split in ("unseen", "seen"):
-        m = test["splits"] == split
-        y = test["truth"][m].astype(int)
-        out[f"{split}_accuracy"] = round(accuracy(scores[m], y, threshold), 3)
-        out[f"{split}_auc"] = round(auc(scores[m], y), 3)
-    return out
+def split_figures(clip_train: np.ndarray, labels: list[int], test: dict[str, np.ndarray],
+                  test_scores: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """{scorer: {unseen/seen accuracy and AUC}}: r_phi's threshold is 0.5, CLIP score's is fit on the labels."""
+    acc = reward_accuracy({"clip_score": clip_train}, np.array(labels), test_scores, test["truth"], test["splits"],
+                          test["cats"], fixed_thresholds={k: 0.5 for k in test_scores if k != "clip_score"})
+    return {k: {f"{sp}_{m}": acc[sp][k][m] for sp in ("unseen", "seen") for m in ("accuracy", "auc")}
+            for k in test_scores}
 
 
 def main() -> None:
@@ -73,32 +72,25 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     clip = ClipBackbone.load(DEFAULT_CLIP)
-    pipe = None
-
-    def pipe_loader():
-        nonlocal pipe
-        pipe = pipe or load_generator("base")
-        return pipe
-
-    test = held_out_pool(pipe_loader)
+    test = held_out_pool()
     test_prompts = [str(p) for p in test["prompts"]]
     clip_test = clip_scores(clip, test["images"], test_prompts)
     for size in args.sizes.split(";"):
-        names = size.split(",")
-        data = [pool(n, None if (CACHE / f"{n}.npz").exists() else pipe_loader(), False) for n in names]
+        data = [pool(n, False) for n in size.split(",")]
         labels = np.concatenate([d["labels"] for d in data])
         keep = labels >= 0
         images = np.concatenate([d["images"] for d in data])[keep]
         prompts = [str(p) for p in np.concatenate([d["prompts"] for d in data])[keep]]
         y = [int(v) for v in labels[keep]]
-        thr = fit_threshold(clip_scores(clip, images, prompts), np.array(y))
-        base = scores_summary(clip_test, test, thr)
+        clip_train = clip_scores(clip, images, prompts)
+        base = split_figures(clip_train, y, test, {"clip_score": clip_test})["clip_score"]
         print(json.dumps({"train": size, "labeled": len(y), "head": "clip_score", **base}), flush=True)
         for name, overrides in json.loads(args.heads).items():
             overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-            runs = [scores_summary(train_reward_model(clip, images, prompts, y, RewardTrainConfig(seed=s, **overrides))
-                                   .score(test["images"], test_prompts).numpy(), test, 0.5) for s in range(args.seeds)]
-            mean = {k: round(float(np.mean([r[k] for r in runs])), 3) for k in runs[0]}
+            heads = {f"seed{s}": train_reward_model(clip, images, prompts, y, RewardTrainConfig(seed=s, **overrides))
+                     .score(test["images"], test_prompts).numpy() for s in range(args.seeds)}
+            runs = split_figures(clip_train, y, test, heads)
+            mean = {k: round(float(np.mean([r[k] for r in runs.values()])), 3) for k in base}
             ratio = round(mean["unseen_accuracy"] / base["unseen_accuracy"], 3)
             print(json.dumps({"train": size, "labeled": len(y), "head": name, **mean,
                               "unseen_accuracy_over_clip": ratio}), flush=True)
