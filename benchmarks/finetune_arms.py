@@ -1,12 +1,14 @@
 """Fine-tuning arms side by side on cached sample pools (docs/REPRODUCTION.md, "Is it the reward weights, or
-fine-tuning itself?"). Weights are the oracle's verdicts, so the arms measure fine-tuning, not the reward model.
+fine-tuning itself?"). Weights are the oracle's verdicts, so the arms measure fine-tuning, not the reward model,
+unless an arm names `"reward"`: then r_phi, trained on the pools' rater labels, weighs every sample (Eq. 3).
 
 1. Pools of samples from the shipped base, cached as .npz with the oracle's verdicts (regenerated only if absent):
    "s0", "s1" (20 seen prompts per category x 9, 10 sampler steps), "s0_20" (the same at 20 steps), and
    "count" (every seen count prompt x 60).
 2. Each arm fine-tunes the base (`FinetuneConfig` overrides; `"zero": true` zeroes every model-sample weight: the
-   corpus-only control), then generates 64 evaluation prompts (8 per split and category) x 4 and every count
-   prompt x 8, at 10 steps with fixed seeds, and prints one line of oracle alignment.
+   corpus-only control; `"reward": {RewardTrainConfig overrides}` trains r_phi on the raters' labels and uses
+   its weights instead of the oracle's), then generates 64 evaluation prompts (8 per split and category) x 4
+   and every count prompt x 8, at 10 steps with fixed seeds, and prints one line of oracle alignment.
 
 Usage: .venv/bin/python benchmarks/finetune_arms.py --pools s0,s1,s0_20 --arms '{"control": {"zero": true,
 "steps": 300}, ...}'  (each 300-step arm ~8.5 min + 3.5 min evaluation on 2 CPU cores; --smoke: seconds).
@@ -35,6 +37,7 @@ from t2ialign.toyworld.oracle import Oracle
 from t2ialign.toyworld.raters import SimulatedRaters
 from t2ialign.training.feedback import FeedbackSet, collect_feedback
 from t2ialign.training.finetune import FinetuneConfig, finetune_unet
+from t2ialign.training.reward_train import RewardTrainConfig, train_reward_model
 
 CACHE = REPO_ROOT / "runs" / "finetune_arms"
 POOLS = {  # name: (seed, sampler steps, per category, images per prompt; per category 0 = every count prompt)
@@ -96,15 +99,22 @@ def main() -> None:
     images = np.concatenate([d["images"] for d in data])
     prompts = [str(p) for d in data for p in d["prompts"]]
     truth = np.concatenate([d["truth"] for d in data]).astype(int)
+    rated = [None if y < 0 else int(y) for d in data for y in d["labels"]]  # the raters' labels; None skipped
     print(json.dumps({"pool": len(prompts), "accepted": round(float(truth.mean()), 3)}), flush=True)
     if args.base:
         print("base", json.dumps(evaluate(pipe, None, args.smoke)), flush=True)
     for name, overrides in json.loads(args.arms).items():
-        zero = overrides.pop("zero", False)
-        labels = [0 if zero else int(t) for t in truth]
+        zero, reward_overrides = overrides.pop("zero", False), overrides.pop("reward", None)
+        reward, labels = None, [0 if zero else int(t) for t in truth]
+        if reward_overrides is not None:  # r_phi's weights (label_source "reward"), trained on the raters' labels
+            reward_overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in reward_overrides.items()}
+            labels = rated
+            reward = train_reward_model(pipe.text_encoder, images, prompts, rated,
+                                        RewardTrainConfig(**reward_overrides, **({"epochs": 1} if args.smoke else {})))
         fs = FeedbackSet(images, prompts, labels, [str(i) for i in range(len(prompts))], "arms")
-        cfg = FinetuneConfig(**{"label_source": "human", **overrides, **({"steps": 1} if args.smoke else {})})
-        unet = finetune_unet(pipe, None, fs, cfg, progress=False)
+        source = {"label_source": "human" if reward is None else "reward"}
+        cfg = FinetuneConfig(**{**source, **overrides, **({"steps": 1} if args.smoke else {})})
+        unet = finetune_unet(pipe, reward, fs, cfg, progress=False)
         print(name, json.dumps(evaluate(pipe, unet, args.smoke)), flush=True)
 
 

@@ -129,6 +129,8 @@ def test_config_validation() -> None:
         FinetuneConfig(sampling="topk")
     with pytest.raises(ValueError, match="model_timestep_min"):
         FinetuneConfig(model_timestep_min=1.0)
+    with pytest.raises(ValueError, match="weight_top_fraction"):
+        FinetuneConfig(weight_top_fraction=0.0)
     cfg = FinetuneConfig(batch_size=32, pretrain_fraction=0.5)
     assert (cfg.model_batch, cfg.pretrain_batch) == (16, 16)
 

@@ -74,6 +74,19 @@ def test_prompt_mean_weighs_every_prompt_alike() -> None:
         normalize_weights(labels, "prompt_mean")
 
 
+def test_prompt_top_keeps_each_prompts_best_samples_by_reward() -> None:
+    # Prompt "a" scores high everywhere, prompt "b" low: ranking is within a prompt, not across prompts.
+    r = torch.tensor([0.9, 0.7, 0.95, 0.8, 0.1, 0.3, 0.05, 0.2])
+    prompts = ["a"] * 4 + ["b"] * 4
+    w = normalize_weights(r, "prompt_top", prompts=prompts, top_fraction=0.5)
+    assert w.tolist() == [2.0, 0.0, 2.0, 0.0, 0.0, 2.0, 0.0, 2.0]  # a's 0.95 and 0.9, b's 0.3 and 0.2
+    one = normalize_weights(r, "prompt_top", prompts=prompts, top_fraction=0.25)  # ceil(0.25 * 4) = 1 each
+    assert one.tolist() == [0.0, 0.0, 4.0, 0.0, 0.0, 4.0, 0.0, 0.0]
+    assert normalize_weights(r, "prompt_top", prompts=prompts, top_fraction=0.3).tolist() == w.tolist()  # ceil
+    with pytest.raises(ValueError, match="one prompt per reward"):
+        normalize_weights(r, "prompt_top")
+
+
 def test_beta_mixes_in_pretraining_loss(tiny_pipe) -> None:
     torch.manual_seed(0)
     unet, sched = tiny_pipe.unet, training_scheduler()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from t2ialign.training.feedback import FeedbackSet
 from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_per_sample, ema_update
 
 MODES = ("full", "lora")
-WEIGHT_NORMALIZATIONS = ("none", "clip", "mean", "batch_mean", "exp", "prompt_mean")
+WEIGHT_NORMALIZATIONS = ("none", "clip", "mean", "batch_mean", "exp", "prompt_mean", "prompt_top")
 LABEL_SOURCES = ("reward", "human")
 SAMPLINGS = ("uniform", "weighted")
 LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")  # attention projections (self- and cross-attention)
@@ -51,6 +52,7 @@ class FinetuneConfig:
     lora_lr_multiplier: float = 10.0  # LoRA starts at zero and needs a larger rate than full fine-tuning
     weight_normalization: str = "mean"  # how r_phi becomes a weight (see `normalize_weights`); the paper used "none"
     weight_temperature: float = 0.2  # only for "exp": w = exp((r - max) / tau); 0.2 weighs r=0.9 55x r=0.1
+    weight_top_fraction: float = 0.25  # only for "prompt_top": the share of each prompt's samples kept
     use_unlabeled: bool = True  # add unlabeled model samples scored by r_phi (paper: 16K beside 23K labeled)
     label_source: str = "reward"  # "reward": r_phi weights every sample (Eq. 3); "human": y where a label exists
     sampling: str = "uniform"  # "uniform": batches drawn uniformly, loss weighted by w; "weighted": drawn with
@@ -88,6 +90,8 @@ class FinetuneConfig:
             raise ValueError(f"model_timestep_min must be in [0, 1), got {self.model_timestep_min}")
         if self.weight_temperature <= 0:
             raise ValueError(f"weight_temperature must be > 0, got {self.weight_temperature}")
+        if not 0.0 < self.weight_top_fraction <= 1.0:
+            raise ValueError(f"weight_top_fraction must be in (0, 1], got {self.weight_top_fraction}")
 
     @property
     def model_batch(self) -> int:
@@ -108,7 +112,11 @@ def reward_weighted_loss(per_sample_loss: torch.Tensor, weights: torch.Tensor) -
 
 
 def normalize_weights(
-    rewards: torch.Tensor, how: str, temperature: float = 0.2, prompts: list[str] | None = None
+    rewards: torch.Tensor,
+    how: str,
+    temperature: float = 0.2,
+    prompts: list[str] | None = None,
+    top_fraction: float = 0.25,
 ) -> torch.Tensor:
     """Turn rewards (or labels) of the whole of D_model into loss weights.
 
@@ -120,17 +128,24 @@ def normalize_weights(
     prompt_mean  clamp(r, 0, 1) / the mean over the same prompt's samples, then / overall mean: every prompt
           with any good sample weighs the same in total, however rare its good samples are (needs `prompts`).
           Without it, easy prompts' many good samples drown the few good samples of hard ones.
+    prompt_top   1 for the top ceil(top_fraction * n) of each prompt's n samples by reward, else 0, then / mean:
+          r_phi as a ranker within a prompt (reward-ranked fine-tuning, Dong et al. 2023). r_phi's soft scores
+          barely separate a prompt's good samples from its bad ones, while its ranking does (REPRODUCTION.md).
     """
     r = rewards.float()
-    if how == "prompt_mean":
+    if how in ("prompt_mean", "prompt_top"):
         if prompts is None or len(prompts) != len(r):
-            raise ValueError("weight_normalization 'prompt_mean' needs one prompt per reward")
-        w = r.clamp(0.0, 1.0)
+            raise ValueError(f"weight_normalization {how!r} needs one prompt per reward")
+        w = r.clamp(0.0, 1.0) if how == "prompt_mean" else torch.zeros_like(r)
         groups: dict[str, list[int]] = {}
         for i, p in enumerate(prompts):
             groups.setdefault(p, []).append(i)
         for idx in groups.values():
-            w[idx] = w[idx] / w[idx].mean().clamp_min(1e-8)
+            if how == "prompt_mean":
+                w[idx] = w[idx] / w[idx].mean().clamp_min(1e-8)
+            else:
+                keep = math.ceil(top_fraction * len(idx))
+                w[torch.tensor(idx)[torch.argsort(r[idx], descending=True, stable=True)[:keep]]] = 1.0
         return w / w.mean().clamp_min(1e-8)
     if how == "none":
         return r
@@ -242,7 +257,9 @@ def finetune_unet(
     t0 = time.time()
     # 1. Check inputs, and score D_model once (r_phi and the text encoder are frozen).
     images, prompts, rewards, stats = _model_pool(data, unlabeled, reward_model, cfg)
-    weights = normalize_weights(rewards, cfg.weight_normalization, cfg.weight_temperature, prompts)  # (M,)
+    weights = normalize_weights(  # (M,)
+        rewards, cfg.weight_normalization, cfg.weight_temperature, prompts, cfg.weight_top_fraction
+    )
     if cfg.sampling == "weighted" and (bool((weights < 0).any()) or float(weights.sum()) <= 0):
         raise ValueError(
             "sampling='weighted' needs non-negative weights with a positive sum; use a clipping "
