@@ -5,7 +5,8 @@ round's fine-tuned UNet (`training.rounds.run_rounds`), with oracle alignment af
 Prompts: every seen count prompt plus --per-category seen prompts of each category, K images each at 10
 sampler steps, rated by the simulated raters (skips and flips). Fine-tuning settings: the arm JSON
 (`FinetuneConfig` overrides), by default the high-noise arm of "The reward-weighted term at the high-noise
-end only" with the raters' labels as weights. Evaluation: benchmarks/finetune_arms.py's (same prompts and seeds).
+end only" with the raters' labels as weights (global `mean`). Evaluation: benchmarks/finetune_arms.py's
+(same prompts and seeds).
 
 Usage: .venv/bin/python benchmarks/finetune_rounds.py [--rounds 3] [--arm JSON] [--k 9] [--per-category 20]
 (~20 minutes a round on 2 CPU cores: 7 drawing, 9 fine-tuning, 4 evaluating; --smoke: seconds).
@@ -26,7 +27,9 @@ from t2ialign.training.finetune import FinetuneConfig
 from t2ialign.training.reward_train import RewardTrainConfig
 from t2ialign.training.rounds import RoundConfig, run_rounds
 
-ARM = {"label_source": "human", "use_unlabeled": False, "weight_normalization": "prompt_mean",
+# The high-noise arm with the raters' labels, normalized globally: per prompt, one flipped label in a prompt
+# with no good sample takes the prompt's whole weight (docs/REPRODUCTION.md).
+ARM = {"label_source": "human", "use_unlabeled": False, "weight_normalization": "mean",
        "sampling": "weighted", "steps": 300, "ema_decay": 0.99, "model_timestep_min": 0.7, "lr": 3e-4}
 
 
@@ -51,9 +54,10 @@ def main() -> None:
     prompts = round_prompts(args.per_category, args.seed * 7_919 + 5)
     finetune = FinetuneConfig(**{**json.loads(args.arm), **({"steps": 1} if args.smoke else {})})
     reward = RewardTrainConfig(**{**json.loads(args.reward), **({"epochs": 1} if args.smoke else {})})
-    cfg = RoundConfig(images_per_prompt=2 if args.smoke else args.k, unlabeled_per_prompt=0 if
-                      not finetune.use_unlabeled else args.k // 2, num_inference_steps=2 if args.smoke else 10,
-                      reward=reward, finetune=finetune)
+    k = 2 if args.smoke else args.k
+    unlabeled = k // 2 if finetune.use_unlabeled else 0  # unlabeled samples per prompt, scored by r_phi
+    cfg = RoundConfig(images_per_prompt=k, unlabeled_per_prompt=unlabeled, reward=reward, finetune=finetune,
+                      num_inference_steps=2 if args.smoke else 10)
     prompts = prompts[::10] if args.smoke else prompts
     print(json.dumps({"prompts": len(prompts), "k": cfg.images_per_prompt, "arm": json.loads(args.arm)}), flush=True)
 

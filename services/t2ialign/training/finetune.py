@@ -129,8 +129,9 @@ def normalize_weights(
           with any good sample weighs the same in total, however rare its good samples are (needs `prompts`).
           Without it, easy prompts' many good samples drown the few good samples of hard ones.
     prompt_top   1 for the top ceil(top_fraction * n) of each prompt's n samples by reward, else 0, then / mean:
-          r_phi as a ranker within a prompt (reward-ranked fine-tuning, Dong et al. 2023). r_phi's soft scores
-          barely separate a prompt's good samples from its bad ones, while its ranking does (REPRODUCTION.md).
+          r_phi as a ranker within a prompt (reward-ranked fine-tuning, Dong et al. 2023; not in the paper).
+          The toy r_phi's soft scores barely separate a prompt's good samples from its bad ones, while its
+          ranking does; measured, it undid prompt_mean's loss but did not beat the control (REPRODUCTION.md).
     """
     r = rewards.float()
     if how in ("prompt_mean", "prompt_top"):
