@@ -82,8 +82,8 @@ def quick_config(seed: int = 0) -> ReproduceConfig:
     exponentiated weights at 1e-4 raised seen counts; see docs/REPRODUCTION.md.
     Run F tried 9 + 1 images per prompt, L_pc at T 0.1, and the high-noise term at lr 3e-4 with an EMA 0.97;
     it lost fidelity (x1.24) and diversity (x0.83) and gained nothing, so this preset stays run E's. At the
-    benchmark's scale the same arm with r_phi's weights lost 9 points where the oracle's gained 6-9: with this
-    toy reward the high-noise term does not pay.
+    benchmark's scale the same arm with r_phi's soft weights lost 9 points where the oracle's gained 6-9;
+    ranking by r_phi within each prompt (`prompt_top`) did better (docs/REPRODUCTION.md).
     """
     return ReproduceConfig(
         preset="quick", seed=seed, feedback_prompts_per_category=20, images_per_prompt=6, unlabeled_per_prompt=3,
