@@ -51,6 +51,11 @@ def base_pipe():
     return load_generator("base")
 
 
+def json_overrides(overrides: dict) -> dict:
+    """Config overrides parsed from JSON: lists become tuples, as the config dataclasses hold them."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+
+
 def pool(name: str, smoke: bool) -> dict[str, np.ndarray]:
     """Load or draw one pool: images, prompts, the raters' labels and the oracle's verdicts."""
     path = CACHE / f"{name}{'_smoke' if smoke else ''}.npz"
@@ -107,10 +112,9 @@ def main() -> None:
         zero, reward_overrides = overrides.pop("zero", False), overrides.pop("reward", None)
         reward, labels = None, [0 if zero else int(t) for t in truth]
         if reward_overrides is not None:  # r_phi's weights (label_source "reward"), trained on the raters' labels
-            reward_overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in reward_overrides.items()}
             labels = rated
-            reward = train_reward_model(pipe.text_encoder, images, prompts, rated,
-                                        RewardTrainConfig(**reward_overrides, **({"epochs": 1} if args.smoke else {})))
+            reward_cfg = RewardTrainConfig(**json_overrides(reward_overrides), **({"epochs": 1} if args.smoke else {}))
+            reward = train_reward_model(pipe.text_encoder, images, prompts, rated, reward_cfg)
         fs = FeedbackSet(images, prompts, labels, [str(i) for i in range(len(prompts))], "arms")
         source = {"label_source": "human" if reward is None else "reward"}
         cfg = FinetuneConfig(**{**source, **overrides, **({"steps": 1} if args.smoke else {})})

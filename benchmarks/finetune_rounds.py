@@ -19,7 +19,7 @@ import json
 import random
 
 import torch
-from finetune_arms import base_pipe, evaluate  # benchmarks/ is on sys.path when this file runs as a script
+from finetune_arms import base_pipe, evaluate, json_overrides  # benchmarks/ is on sys.path as a script
 
 from t2ialign.toyworld.grammar import CATEGORIES, SEEN_OBJECTS, PromptSpec, sample_prompt
 from t2ialign.toyworld.raters import SimulatedRaters
@@ -53,7 +53,7 @@ def main() -> None:
     pipe = base_pipe()
     prompts = round_prompts(args.per_category, args.seed * 7_919 + 5)
     finetune = FinetuneConfig(**{**json.loads(args.arm), **({"steps": 1} if args.smoke else {})})
-    reward = RewardTrainConfig(**{**json.loads(args.reward), **({"epochs": 1} if args.smoke else {})})
+    reward = RewardTrainConfig(**{**json_overrides(json.loads(args.reward)), **({"epochs": 1} if args.smoke else {})})
     k = 2 if args.smoke else args.k
     unlabeled = k // 2 if finetune.use_unlabeled else 0  # unlabeled samples per prompt, scored by r_phi
     cfg = RoundConfig(images_per_prompt=k, unlabeled_per_prompt=unlabeled, reward=reward, finetune=finetune,

@@ -22,7 +22,7 @@ import json
 
 import numpy as np
 import torch
-from finetune_arms import CACHE, base_pipe, pool  # benchmarks/ is on sys.path when this file runs as a script
+from finetune_arms import CACHE, base_pipe, json_overrides, pool  # benchmarks/ is on sys.path as a script
 
 from t2ialign.evaluation.alignment import flat_eval_prompts, generate_for_prompts, oracle_matches
 from t2ialign.evaluation.reproduce import NO_OBJECT_SWAPS
@@ -86,7 +86,7 @@ def main() -> None:
         base = split_figures(clip_train, y, test, {"clip_score": clip_test})["clip_score"]
         print(json.dumps({"train": size, "labeled": len(y), "head": "clip_score", **base}), flush=True)
         for name, overrides in json.loads(args.heads).items():
-            overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+            overrides = json_overrides(overrides)
             heads = {f"seed{s}": train_reward_model(clip, images, prompts, y, RewardTrainConfig(seed=s, **overrides))
                      .score(test["images"], test_prompts).numpy() for s in range(args.seeds)}
             runs = split_figures(clip_train, y, test, heads)
