@@ -109,6 +109,10 @@ def test_ema_exports_the_average_of_base_and_trained_weights(tiny_pipe) -> None:
 def test_unlabeled_and_skipped_need_a_reward_model(tiny_pipe) -> None:
     with pytest.raises(ValueError, match="reward_model"):
         finetune_unet(tiny_pipe, None, _data(), FinetuneConfig(steps=1, label_source="human"), progress=False)
+    data = _data()
+    data.labels[:] = [1] * len(data)  # every sample labeled: "human_ranked" still needs r_phi to rank them
+    with pytest.raises(ValueError, match="reward_model"):
+        finetune_unet(tiny_pipe, None, data, FinetuneConfig(steps=1, label_source="human_ranked"), progress=False)
 
 
 def test_weighted_sampling_refuses_negative_weights(tiny_pipe) -> None:
@@ -131,6 +135,8 @@ def test_config_validation() -> None:
         FinetuneConfig(model_timestep_min=1.0)
     with pytest.raises(ValueError, match="weight_top_fraction"):
         FinetuneConfig(weight_top_fraction=0.0)
+    with pytest.raises(ValueError, match="weight_top_min"):
+        FinetuneConfig(weight_top_min=float("nan"))
     cfg = FinetuneConfig(batch_size=32, pretrain_fraction=0.5)
     assert (cfg.model_batch, cfg.pretrain_batch) == (16, 16)
 

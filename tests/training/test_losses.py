@@ -87,6 +87,19 @@ def test_prompt_top_keeps_each_prompts_best_samples_by_reward() -> None:
         normalize_weights(r, "prompt_top")
 
 
+def test_prompt_top_breaks_label_ties_by_reward_and_gates_by_minimum() -> None:
+    # Binary labels with r_phi as the tiebreak: each prompt keeps its approved sample that r_phi ranks highest.
+    labels = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    r_phi = torch.tensor([0.6, 0.99, 0.8, 0.1, 0.9, 0.2, 0.3, 0.1])
+    prompts = ["a"] * 4 + ["b"] * 4
+    w = normalize_weights(labels, "prompt_top", prompts=prompts, top_fraction=0.25, tiebreak=r_phi)
+    assert w.tolist() == [0.0, 0.0, 4.0, 0.0, 4.0, 0.0, 0.0, 0.0]  # a: 0.8 beats 0.6; b: all 0, r_phi's best
+    gated = normalize_weights(labels, "prompt_top", prompts=prompts, top_fraction=0.25, tiebreak=r_phi, top_min=0.5)
+    assert gated.tolist() == [0.0, 0.0, 8.0, 0.0, 0.0, 0.0, 0.0, 0.0]  # b has no approved sample: it sends none
+    untied = normalize_weights(labels, "prompt_top", prompts=prompts, top_fraction=0.25)
+    assert untied[:4].tolist() == [4.0, 0.0, 0.0, 0.0]  # without a tiebreak the first approved sample is kept
+
+
 def test_beta_mixes_in_pretraining_loss(tiny_pipe) -> None:
     torch.manual_seed(0)
     unet, sched = tiny_pipe.unet, training_scheduler()

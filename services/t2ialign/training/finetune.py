@@ -34,7 +34,7 @@ from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_
 
 MODES = ("full", "lora")
 WEIGHT_NORMALIZATIONS = ("none", "clip", "mean", "batch_mean", "exp", "prompt_mean", "prompt_top")
-LABEL_SOURCES = ("reward", "human")
+LABEL_SOURCES = ("reward", "human", "human_ranked")
 SAMPLINGS = ("uniform", "weighted")
 LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")  # attention projections (self- and cross-attention)
 
@@ -53,8 +53,11 @@ class FinetuneConfig:
     weight_normalization: str = "mean"  # how r_phi becomes a weight (see `normalize_weights`); the paper used "none"
     weight_temperature: float = 0.2  # only for "exp": w = exp((r - max) / tau); 0.2 weighs r=0.9 55x r=0.1
     weight_top_fraction: float = 0.25  # only for "prompt_top": the share of each prompt's samples kept
+    weight_top_min: float | None = None  # only for "prompt_top": keep a top sample only if its reward is at
+    # least this, so a prompt with no good sample sends none (0.5 with labels: only approved samples)
     use_unlabeled: bool = True  # add unlabeled model samples scored by r_phi (paper: 16K beside 23K labeled)
     label_source: str = "reward"  # "reward": r_phi weights every sample (Eq. 3); "human": y where a label exists
+    # (r_phi elsewhere); "human_ranked": as "human", and r_phi breaks ties among equal labels in "prompt_top"
     sampling: str = "uniform"  # "uniform": batches drawn uniformly, loss weighted by w; "weighted": drawn with
     # probability w / sum(w), loss scaled by mean(w): the same expectation (Eq. 3), less variance per step
     warmup: int = 20  # linear warm-up steps; avoids a first large AdamW step on a converged model
@@ -92,6 +95,8 @@ class FinetuneConfig:
             raise ValueError(f"weight_temperature must be > 0, got {self.weight_temperature}")
         if not 0.0 < self.weight_top_fraction <= 1.0:
             raise ValueError(f"weight_top_fraction must be in (0, 1], got {self.weight_top_fraction}")
+        if self.weight_top_min is not None and not math.isfinite(self.weight_top_min):
+            raise ValueError(f"weight_top_min must be a finite number or None, got {self.weight_top_min}")
 
     @property
     def model_batch(self) -> int:
@@ -117,6 +122,8 @@ def normalize_weights(
     temperature: float = 0.2,
     prompts: list[str] | None = None,
     top_fraction: float = 0.25,
+    tiebreak: torch.Tensor | None = None,
+    top_min: float | None = None,
 ) -> torch.Tensor:
     """Turn rewards (or labels) of the whole of D_model into loss weights.
 
@@ -134,6 +141,8 @@ def normalize_weights(
           The toy r_phi's soft scores barely separate a prompt's good samples from its bad ones, while its
           ranking does. Measured: each prompt's best quarter levelled with the corpus-only control (one run),
           its best 1 of 9 beat it on two seeds but the base by only ~3 points (docs/REPRODUCTION.md).
+          `tiebreak` (e.g. r_phi beside binary labels) orders samples of equal reward; `top_min` keeps a top
+          sample only if its reward is at least that, so a prompt with no good sample sends none.
     """
     r = rewards.float()
     if how in ("prompt_mean", "prompt_top"):
@@ -147,8 +156,11 @@ def normalize_weights(
             if how == "prompt_mean":
                 w[idx] = w[idx] / w[idx].mean().clamp_min(1e-8)
             else:
-                keep = math.ceil(top_fraction * len(idx))
-                w[torch.tensor(idx)[torch.argsort(r[idx], descending=True, stable=True)[:keep]]] = 1.0
+                ix = torch.tensor(idx)
+                if tiebreak is not None:  # sort by the tiebreak first: the stable sort by r keeps its order
+                    ix = ix[torch.argsort(tiebreak[ix].float(), descending=True, stable=True)]
+                top = ix[torch.argsort(r[ix], descending=True, stable=True)[: math.ceil(top_fraction * len(idx))]]
+                w[top[r[top] >= top_min] if top_min is not None else top] = 1.0
         return w / w.mean().clamp_min(1e-8)
     if how == "none":
         return r
@@ -220,26 +232,28 @@ def merge_lora(unet: UNet2DConditionModel) -> UNet2DConditionModel:
 
 def _model_pool(
     data: FeedbackSet, unlabeled: FeedbackSet | None, reward_model: RewardModel | None, cfg: FinetuneConfig
-) -> tuple[np.ndarray, list[str], torch.Tensor, dict[str, float]]:
-    """D_model with its rewards: the feedback images (+ unlabeled ones), each scored per `label_source`."""
+) -> tuple[np.ndarray, list[str], torch.Tensor, torch.Tensor | None, dict[str, float]]:
+    """D_model with its rewards: the feedback images (+ unlabeled ones), each scored per `label_source`, and the
+    tiebreak for "prompt_top" (r_phi's scores for "human_ranked", else None)."""
     pool = FeedbackSet.concat([data, unlabeled]) if (cfg.use_unlabeled and unlabeled is not None) else data
     if len(pool) == 0:
         raise ValueError("no model samples to fine-tune on; collect feedback first")
     human = torch.tensor([float("nan") if y is None else float(y) for y in pool.labels])
-    need_reward = cfg.label_source == "reward" or bool(torch.isnan(human).any())
+    need_reward = cfg.label_source != "human" or bool(torch.isnan(human).any())
     if need_reward and reward_model is None:
         raise ValueError(
             f"label_source={cfg.label_source!r} with unlabeled or skipped samples needs a reward_model to score them"
         )
-    rewards = reward_model.score(pool.images, pool.prompts).float() if need_reward else human.clone()
-    if cfg.label_source == "human":
-        rewards = torch.where(torch.isnan(human), rewards, human)
+    scores = reward_model.score(pool.images, pool.prompts).float() if need_reward else None
+    rewards = scores if cfg.label_source == "reward" else human.clone()
+    if scores is not None and cfg.label_source != "reward":
+        rewards = torch.where(torch.isnan(human), scores, human)
     stats = {
         "reward_mean": float(rewards.mean()),
         "reward_min": float(rewards.min()),
         "reward_max": float(rewards.max()),
     }
-    return pool.images, pool.prompts, rewards, stats
+    return pool.images, pool.prompts, rewards, scores if cfg.label_source == "human_ranked" else None, stats
 
 
 def finetune_unet(
@@ -259,9 +273,10 @@ def finetune_unet(
     cfg = cfg or FinetuneConfig()
     t0 = time.time()
     # 1. Check inputs, and score D_model once (r_phi and the text encoder are frozen).
-    images, prompts, rewards, stats = _model_pool(data, unlabeled, reward_model, cfg)
+    images, prompts, rewards, tiebreak, stats = _model_pool(data, unlabeled, reward_model, cfg)
     weights = normalize_weights(  # (M,)
-        rewards, cfg.weight_normalization, cfg.weight_temperature, prompts, cfg.weight_top_fraction
+        rewards, cfg.weight_normalization, cfg.weight_temperature, prompts, cfg.weight_top_fraction,
+        tiebreak, cfg.weight_top_min,
     )
     if cfg.sampling == "weighted" and (bool((weights < 0).any()) or float(weights.sum()) <= 0):
         raise ValueError(
