@@ -140,7 +140,7 @@ def normalize_weights(
           r_phi as a ranker within a prompt (reward-ranked fine-tuning, Dong et al. 2023; not in the paper).
           The toy r_phi's soft scores barely separate a prompt's good samples from its bad ones, while its
           ranking does. Measured: each prompt's best quarter levelled with the corpus-only control (one run),
-          its best 1 of 9 beat it on two seeds but the base by only ~3 points (docs/REPRODUCTION.md).
+          its best 11% beat it on two seeds but the base by only ~3 points (docs/REPRODUCTION.md).
           `tiebreak` (e.g. r_phi beside binary labels) orders samples of equal reward; `top_min` keeps a top
           sample only if its reward is at least that, so a prompt with no good sample sends none.
     """
