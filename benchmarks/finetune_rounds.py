@@ -8,7 +8,7 @@ sampler steps, rated by the simulated raters (skips and flips). Fine-tuning sett
 end only" with the raters' labels as weights (global `mean`). Evaluation: benchmarks/finetune_arms.py's
 (same prompts and seeds).
 
-Usage: .venv/bin/python benchmarks/finetune_rounds.py [--rounds 3] [--arm JSON] [--k 9] [--per-category 20]
+Usage: .venv/bin/python benchmarks/finetune_rounds.py [--rounds 3] [--arm JSON] [--k 9] [--per-category 20] [--out DIR]
 (~20 minutes a round on 2 CPU cores: 7 drawing, 9 fine-tuning, 4 evaluating; --smoke: seconds).
 """
 
@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=9, help="rated images per prompt and round")
     ap.add_argument("--per-category", type=int, default=20, help="seen prompts per category, beside the count ones")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="save each round's UNet and r_phi under OUT/r<k>/")
     ap.add_argument("--smoke", action="store_true", help="tiny: 1 step, 2 sampler steps; checks the script")
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -70,7 +71,7 @@ def main() -> None:
         return figures
 
     for res in run_rounds(args.rounds, pipe, prompts, SimulatedRaters(seed=args.seed), cfg, seed=args.seed,
-                          evaluate=evaluated):
+                          evaluate=evaluated, out_dir=args.out):
         m = res.metrics
         print(res.round_id, json.dumps({"good_rate": round(m["good_rate"], 3), "rated": m["num_rated"],
                                         "collect_s": m["collect_seconds"], "finetune_s": m["finetune_seconds"]}))
