@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
 import torch
 
 from t2ialign.evaluation.alignment import (
@@ -25,9 +24,10 @@ from t2ialign.evaluation.alignment import (
     oracle_matches,
 )
 from t2ialign.evaluation.best_of_n import score_sets, select_top
-from t2ialign.evaluation.fidelity import clean_renders, diversity, frechet_distance, image_embeddings
+from t2ialign.evaluation.fidelity import clean_renders, diversity, image_embeddings, pooled_frechet_distance
 from t2ialign.evaluation.panel import panel_from_matches
 from t2ialign.models.reward import RewardModel
+from t2ialign.models.toy_pipeline import load_unet
 
 
 def main() -> None:
@@ -37,33 +37,29 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="1 prompt per cell, 2 sampler steps: checks the script")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    base, tuned = load_generator("base"), load_generator(args.unet)
+    base = load_generator("base")
     prompts, splits = flat_eval_prompts(1 if args.smoke else 8, seed=1234)
     k, steps = 4, 2 if args.smoke else 10
-    images = {name: generate_for_prompts(base, prompts, k, 10_000, steps, unet=pipe.unet)
-              for name, pipe in (("base", base), ("finetuned", tuned))}
+    images = {name: generate_for_prompts(base, prompts, k, 10_000, steps, unet=unet)
+              for name, unet in (("base", None), ("finetuned", load_unet(args.unet)))}
     if args.reward:
         reward = RewardModel.load(args.reward, base.text_encoder)
         pool = generate_for_prompts(base, prompts, 16, 20_000, steps)
         images["best_of_16"], _ = select_top(pool, score_sets(reward, pool, prompts), k)
     ref = image_embeddings(base.text_encoder, clean_renders(prompts, k, seed=30_000, size=base.resolution))
-    ref = ref.reshape(-1, ref.shape[-1])
     results, matches = {}, {}
     for name, imgs in images.items():
         matches[name] = oracle_matches(imgs, prompts)
         table, overall = alignment_by_category(matches[name], prompts, splits)
         emb = image_embeddings(base.text_encoder, imgs)
         results[name] = {**overall, "by_category": table, "diversity": round(diversity(emb), 5),
-                         "fidelity": round(frechet_distance(emb.reshape(-1, emb.shape[-1]), ref), 5)}
+                         "fidelity": round(pooled_frechet_distance(emb, ref), 5)}
     print(json.dumps(results), flush=True)
     headline = {"fidelity_ratio": round(results["finetuned"]["fidelity"] / results["base"]["fidelity"], 3),
                 "diversity_ratio": round(results["finetuned"]["diversity"] / results["base"]["diversity"], 3)}
     pairs = [("finetuned", "base")] + ([("best_of_16", "base"), ("finetuned", "best_of_16")] if args.reward else [])
-    spl = np.array(splits)
     for a, b in pairs:
-        panel = panel_from_matches(matches[a], matches[b])
-        by_split = {s: panel.shares(list(spl == s)) for s in dict.fromkeys(splits)}
-        headline[f"panel_{a}_vs_{b}"] = {"all": panel.shares(), **by_split}
+        headline[f"panel_{a}_vs_{b}"] = panel_from_matches(matches[a], matches[b]).by_split(splits)
     print(json.dumps(headline), flush=True)
 
 

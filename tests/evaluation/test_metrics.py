@@ -53,6 +53,9 @@ def test_panel_counts_wins_losses_ties() -> None:
     assert res.outcomes == ["win", "lose", "tie", "tie"]
     assert res.votes[0] == (9, 0, 0) and res.votes[2] == (0, 0, 9)
     assert res.shares() == {"win": 0.25, "lose": 0.25, "tie": 0.5}
+    by_split = res.by_split(["seen", "seen", "unseen", "unseen"])
+    assert by_split["seen"] == {"win": 0.5, "lose": 0.5, "tie": 0.0} and by_split["unseen"]["tie"] == 1.0
+    assert by_split["all"] == res.shares()
 
 
 def test_panel_noise_is_seeded_and_rarely_flips_a_clear_win() -> None:

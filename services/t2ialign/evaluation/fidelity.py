@@ -37,6 +37,11 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
 
 
 @torch.no_grad()
+def pooled_frechet_distance(emb: np.ndarray, ref: np.ndarray) -> float:
+    """Fréchet distance between (..., D) generated and reference embeddings, pooled over every leading axis."""
+    return frechet_distance(emb.reshape(-1, emb.shape[-1]), ref.reshape(-1, ref.shape[-1]))
+
+
 def image_embeddings(clip: ClipBackbone, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Unit-norm toy-CLIP image embeddings: (..., H, W, 3) uint8 -> (..., D) float32."""
     lead = images.shape[:-3]

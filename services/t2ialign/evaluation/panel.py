@@ -55,6 +55,10 @@ class PanelResult:
         n = max(1, len(picked))
         return {o: round(picked.count(o) / n, 4) for o in OUTCOMES}
 
+    def by_split(self, splits: list[str]) -> dict[str, dict[str, float]]:
+        """Shares over all prompts ("all") and over each split's prompts; `splits` names each prompt's split."""
+        return {"all": self.shares(), **{s: self.shares([x == s for x in splits]) for s in dict.fromkeys(splits)}}
+
     def by_category(self) -> dict[str, dict[str, float]]:
         return {c: self.shares([x == c for x in self.categories]) for c in dict.fromkeys(self.categories)}
 

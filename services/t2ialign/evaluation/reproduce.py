@@ -27,7 +27,7 @@ import torch
 
 from t2ialign.evaluation.alignment import alignment_by_category, flat_eval_prompts, generate_for_prompts, oracle_matches
 from t2ialign.evaluation.best_of_n import score_sets, select_top
-from t2ialign.evaluation.fidelity import clean_renders, diversity, frechet_distance, image_embeddings
+from t2ialign.evaluation.fidelity import clean_renders, diversity, image_embeddings, pooled_frechet_distance
 from t2ialign.evaluation.panel import PanelConfig, PanelResult, panel_from_matches
 from t2ialign.evaluation.report import ReportData, check_targets, write_report
 from t2ialign.evaluation.reward_accuracy import clip_scores, reward_accuracy
@@ -134,13 +134,11 @@ def _ratio(a: float, b: float) -> float:
 
 def _fd(emb: np.ndarray, ref: np.ndarray) -> float:
     """Fréchet distance between (P, K, D) generated and reference embeddings, pooled over prompts."""
-    return round(frechet_distance(emb.reshape(-1, emb.shape[-1]), ref.reshape(-1, ref.shape[-1])), 5)
+    return round(pooled_frechet_distance(emb, ref), 5)
 
 
 def _panel_summary(result: PanelResult, splits: list[str]) -> dict:
-    spl = np.array(splits)
-    return {"all": result.shares(), **{s: result.shares(list(spl == s)) for s in dict.fromkeys(splits)},
-            "by_category": result.by_category()}
+    return {**result.by_split(splits), "by_category": result.by_category()}
 
 
 def reproduce(

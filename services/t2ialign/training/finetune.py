@@ -245,9 +245,10 @@ def _model_pool(
             f"label_source={cfg.label_source!r} with unlabeled or skipped samples needs a reward_model to score them"
         )
     scores = reward_model.score(pool.images, pool.prompts).float() if need_reward else None
-    rewards = scores if cfg.label_source == "reward" else human.clone()
-    if scores is not None and cfg.label_source != "reward":
-        rewards = torch.where(torch.isnan(human), scores, human)
+    if cfg.label_source == "reward":
+        rewards = scores
+    else:  # the labels where they exist, r_phi's scores for skipped and unlabeled samples
+        rewards = human if scores is None else torch.where(torch.isnan(human), scores, human)
     stats = {
         "reward_mean": float(rewards.mean()),
         "reward_min": float(rewards.min()),
