@@ -16,34 +16,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 
 import torch
 from finetune_arms import base_pipe, evaluate, json_overrides  # benchmarks/ is on sys.path as a script
 
-from t2ialign.toyworld.grammar import CATEGORIES, SEEN_OBJECTS, PromptSpec, sample_prompt
+from t2ialign.evaluation.reproduce import ROUND_ARM
 from t2ialign.toyworld.raters import SimulatedRaters
 from t2ialign.training.finetune import FinetuneConfig
 from t2ialign.training.reward_train import RewardTrainConfig
-from t2ialign.training.rounds import RoundConfig, run_rounds
-
-# The high-noise arm with r_phi as a ranker: each prompt's best 11% by r_phi, if r_phi gives it >= 0.5. It gained
-# over three rounds; the raters' labels under `prompt_mean` lost in round 1 (docs/REPRODUCTION.md, "Several rounds").
-ARM = {"label_source": "reward", "use_unlabeled": False, "weight_normalization": "prompt_top",
-       "weight_top_fraction": 0.11, "weight_top_min": 0.5, "sampling": "weighted", "steps": 300, "ema_decay": 0.99,
-       "model_timestep_min": 0.7, "lr": 3e-4}
-
-
-def round_prompts(per_category: int, seed: int) -> list[PromptSpec]:
-    rng = random.Random(seed)
-    counts = [PromptSpec(o, count=c, category="count") for o in SEEN_OBJECTS for c in range(1, 5)]
-    return counts + [sample_prompt(rng, c, SEEN_OBJECTS, 4) for c in CATEGORIES for _ in range(per_category)]
+from t2ialign.training.rounds import RoundConfig, round_prompts, run_rounds
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--arm", default=json.dumps(ARM), help="JSON FinetuneConfig overrides")
+    ap.add_argument("--arm", default=json.dumps(ROUND_ARM), help="JSON FinetuneConfig overrides")
     ap.add_argument("--reward", default='{"pc_weight": 0.0}', help="JSON RewardTrainConfig overrides")
     ap.add_argument("--k", type=int, default=9, help="rated images per prompt and round")
     ap.add_argument("--per-category", type=int, default=40, help="seen prompts per category, beside the count ones")
@@ -54,7 +41,8 @@ def main() -> None:
     torch.set_num_threads(2)
     pipe = base_pipe()
     prompts = round_prompts(args.per_category, args.seed * 7_919 + 5)
-    finetune = FinetuneConfig(**{**json.loads(args.arm), **({"steps": 1} if args.smoke else {})})
+    smoke = {"steps": 1, "weight_top_min": None}  # a 1-epoch r_phi may rate every sample below the floor
+    finetune = FinetuneConfig(**{**json.loads(args.arm), **(smoke if args.smoke else {})})
     reward = RewardTrainConfig(**{**json_overrides(json.loads(args.reward)), **({"epochs": 1} if args.smoke else {})})
     k = 2 if args.smoke else args.k
     unlabeled = k // 2 if finetune.use_unlabeled else 0  # unlabeled samples per prompt, scored by r_phi

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from t2ialign.evaluation.reproduce import add_reproduce_parser
+from t2ialign.evaluation.reproduce import add_reproduce_parser, reproduce, smoke_rounds_config
 from t2ialign.models.clip import ClipBackbone
 from t2ialign.training.clip_pretrain import ClipTrainConfig, train_clip
 from t2ialign.training.generator_pretrain import GeneratorTrainConfig, train_generator
@@ -49,3 +49,18 @@ def test_reproduce_smoke_writes_report_and_json(tiny_models: tuple[Path, Path], 
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["models"]) >= {"base", "labeled_only", "plus_unlabeled", "finetuned", "best_of_16"}
     assert results["config"]["seed"] == 3
+
+
+def test_reproduce_chained_rounds_reports_each_round(tiny_models: tuple[Path, Path], tmp_path: Path) -> None:
+    clip, generator = tiny_models
+    results = reproduce(smoke_rounds_config(seed=1), tmp_path, clip, generator, log=False)
+    assert [r["round_id"] for r in results["rounds"]] == ["r1", "r2"]
+    assert results["rounds"][1]["parent_version"] == results["rounds"][0]["unet_version"]
+    # Round 1 evaluated beside the final round; no single-round ablation arms.
+    assert list(results["models"]) == ["base", "round_1", "finetuned", "best_of_16", "clean_renders"]
+    # The reward models train on both rounds' labels (skips dropped).
+    assert results["feedback"]["images"] == sum(r["num_rated"] for r in results["rounds"])
+    for k in ("r1", "r2"):
+        assert (tmp_path / "models" / "rounds" / k / "unet" / "manifest.json").is_file()
+    md = (tmp_path / "report.md").read_text()
+    assert "| after round 1 |" in md and "after round 2 (fine-tuned)" in md and "Chained rounds: 2" in md

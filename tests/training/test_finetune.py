@@ -151,3 +151,11 @@ def test_save_unet_diffusers_format_with_manifest(tiny_pipe, tmp_path) -> None:
     assert "history" not in m["metrics"]
     loaded = load_unet(tmp_path / "u")
     assert weights_digest(loaded) == weights_digest(tiny_pipe.unet)
+
+
+def test_a_floor_that_keeps_nothing_is_a_clear_error(tiny_pipe) -> None:
+    data = _data()
+    data.labels[:] = [0] * len(data)  # every sample rated bad: none reaches the floor
+    cfg = FinetuneConfig(steps=1, label_source="human", weight_normalization="prompt_top", weight_top_min=0.5)
+    with pytest.raises(ValueError, match=r"no model sample reaches weight_top_min=0.5 \(highest reward 0.000\)"):
+        finetune_unet(tiny_pipe, None, data, cfg, progress=False)

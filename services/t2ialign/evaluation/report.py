@@ -31,6 +31,20 @@ SCORERS: dict[str, str] = {"reward": "r_phi (with L_pc)", "reward_without_pc": "
 Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
 
 
+def model_labels(results: dict) -> dict[str, str]:
+    """A label for each evaluated model, in evaluation order; chained rounds name theirs by round."""
+    n_rounds = len(results.get("rounds") or [])
+    labels = {}
+    for n in results["models"]:
+        if n.startswith("round_"):
+            labels[n] = f"after round {n.removeprefix('round_')}"
+        elif n == "finetuned" and n_rounds:
+            labels[n] = f"after round {n_rounds} (fine-tuned)"
+        elif n in MODEL_LABELS:
+            labels[n] = MODEL_LABELS[n]
+    return labels
+
+
 @dataclass
 class ReportData:
     """Raw material for grids and plots (not saved in results.json)."""
@@ -125,9 +139,10 @@ def paper_comparison(results: dict) -> Table:
 
 def tables(results: dict) -> list[Table]:
     m, out = results["models"], [paper_comparison(results)]
-    names = [n for n in MODEL_LABELS if n in m]
+    labels = model_labels(results)
+    names = list(labels)
     for split in ("seen", "unseen"):
-        rows = [[MODEL_LABELS[n]] + [_pct(m[n]["alignment"][split][c]) for c in CATEGORIES]
+        rows = [[labels[n]] + [_pct(m[n]["alignment"][split][c]) for c in CATEGORIES]
                 + [_pct(m[n]["alignment_overall"][split])] for n in names]
         out.append((f"Oracle alignment, {split} prompts", ["model", *CATEGORIES, "all"], rows))
     rows = []
@@ -141,7 +156,7 @@ def tables(results: dict) -> list[Table]:
     rows = []
     for n in names:
         paper, fd, div = PAPER_ABLATION.get(n), m[n]["fidelity"]["all"], m[n]["diversity"]
-        rows.append([MODEL_LABELS[n], _f(fd), _f(fd / base["fidelity"]["all"], 2), _f(m[n]["mean_reward"]["all"]),
+        rows.append([labels[n], _f(fd), _f(fd / base["fidelity"]["all"], 2), _f(m[n]["mean_reward"]["all"]),
                      _f(div), _f(div / base["diversity"], 2), _pct(m[n]["alignment_overall"]["all"]),
                      f"{paper[0]:.2f} / {paper[1]:.2f}" if paper else "-"])
     out.append(("Ablation: fidelity (Fréchet distance to clean renders, toy-CLIP space), reward, diversity",
@@ -169,6 +184,10 @@ def to_markdown(results: dict, tabs: list[Table], images: list[tuple[str, str]])
              f"({_pct(results['feedback']['good_rate'])} good by the raters, "
              f"{_pct(results['feedback']['oracle_good_rate'])} by the oracle); "
              f"{results['feedback']['unlabeled']} unlabeled samples.", ""]
+    if results.get("rounds"):
+        lines += [f"Chained rounds: {len(results['rounds'])}, each rating samples of the last round's UNet "
+                  f"(good rate by the raters per round: "
+                  f"{', '.join(_pct(r['good_rate']) for r in results['rounds'])}).", ""]
     for title, header, rows in tabs:
         lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -253,14 +272,14 @@ def save_plots(results: dict, data: ReportData, out_dir: Path) -> list[tuple[str
         fig.savefig(out_dir / "plots/reward_scores.png", dpi=90)
         plt.close(fig)
         made.append(("plots/reward_scores.png", "Scores on held-out images by oracle verdict (dashed: threshold)"))
-    m = results["models"]
-    names = [n for n in MODEL_LABELS if n in m]
+    m, labels = results["models"], model_labels(results)
+    names = list(labels)
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), sharey=True)
     for ax, split in zip(axes, ("seen", "unseen"), strict=True):
         x = np.arange(len(CATEGORIES))
         w = 0.8 / len(names)
         for j, n in enumerate(names):
-            ax.bar(x + j * w, [m[n]["alignment"][split][c] for c in CATEGORIES], w, label=MODEL_LABELS[n])
+            ax.bar(x + j * w, [m[n]["alignment"][split][c] for c in CATEGORIES], w, label=labels[n])
         ax.set_xticks(x + 0.4 - w / 2, CATEGORIES)
         ax.set_title(f"oracle alignment, {split} prompts")
         ax.set_ylim(0, 1)
@@ -272,7 +291,7 @@ def save_plots(results: dict, data: ReportData, out_dir: Path) -> list[tuple[str
     fig, ax = plt.subplots(figsize=(5, 4))
     for n in names:
         ax.scatter(m[n]["fidelity"]["all"], m[n]["mean_reward"]["all"])
-        ax.annotate(MODEL_LABELS[n], (m[n]["fidelity"]["all"], m[n]["mean_reward"]["all"]), fontsize=7)
+        ax.annotate(labels[n], (m[n]["fidelity"]["all"], m[n]["mean_reward"]["all"]), fontsize=7)
     ax.set_xlabel("Fréchet distance to clean renders (lower is better)")
     ax.set_ylabel("mean reward r_phi")
     ax.set_title("Ablation (paper: FID vs mean reward)")

@@ -279,6 +279,11 @@ def finetune_unet(
         rewards, cfg.weight_normalization, cfg.weight_temperature, prompts, cfg.weight_top_fraction,
         tiebreak, cfg.weight_top_min,
     )
+    if cfg.weight_top_min is not None and float(weights.abs().sum()) == 0:
+        raise ValueError(
+            f"no model sample reaches weight_top_min={cfg.weight_top_min} (highest reward "
+            f"{float(rewards.max()):.3f}): nothing to fine-tune on; lower weight_top_min or collect more samples"
+        )
     if cfg.sampling == "weighted" and (bool((weights < 0).any()) or float(weights.sum()) <= 0):
         raise ValueError(
             "sampling='weighted' needs non-negative weights with a positive sum; use a clipping "

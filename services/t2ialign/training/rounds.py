@@ -7,6 +7,7 @@ rounds, where the fine-tuned UNet generates the next round's samples, is the obv
 from __future__ import annotations
 
 import dataclasses
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from diffusers import UNet2DConditionModel
 from t2ialign.models.clip import ClipBackbone
 from t2ialign.models.reward import RewardModel
 from t2ialign.models.toy_pipeline import ToyPipeline
-from t2ialign.toyworld.grammar import PromptSpec
+from t2ialign.toyworld.grammar import CATEGORIES, SEEN_OBJECTS, PromptSpec, sample_prompt
 from t2ialign.toyworld.raters import SimulatedRaters
 from t2ialign.training.feedback import FeedbackSet, collect_feedback
 from t2ialign.training.finetune import FinetuneConfig, finetune_unet, save_unet
@@ -48,6 +49,15 @@ class RoundResult:
     metrics: dict[str, Any]  # good rate, reward and fine-tuning summaries, timings, evaluation (if given)
     unet_dir: Path | None = None
     reward_dir: Path | None = None
+
+
+def round_prompts(per_category: int, seed: int, max_objects: int = 4) -> list[PromptSpec]:
+    """A round's prompts: every seen count prompt ("two squares", counts 1..max_objects), then `per_category`
+    sampled seen-object prompts of each category. Counts are what the base model fails most (docs/REPRODUCTION.md,
+    "Why counts stay hard"), so every round has each of them."""
+    rng = random.Random(seed)
+    counts = [PromptSpec(o, count=c, category="count") for o in SEEN_OBJECTS for c in range(1, max_objects + 1)]
+    return counts + [sample_prompt(rng, c, SEEN_OBJECTS, max_objects) for c in CATEGORIES for _ in range(per_category)]
 
 
 def run_round(
