@@ -58,6 +58,7 @@ def test_reproduce_chained_rounds_reports_each_round(tiny_models: tuple[Path, Pa
     assert results["rounds"][1]["parent_version"] == results["rounds"][0]["unet_version"]
     # Round 1 evaluated beside the final round; no single-round ablation arms.
     assert list(results["models"]) == ["base", "round_1", "finetuned", "best_of_16", "clean_renders"]
+    assert set(results["panels"]) >= {"finetuned_vs_base", "round_1_vs_base"}
     # The reward models train on both rounds' labels (skips dropped).
     assert results["feedback"]["images"] == sum(r["num_rated"] for r in results["rounds"])
     for k in ("r1", "r2"):

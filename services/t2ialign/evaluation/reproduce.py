@@ -279,6 +279,7 @@ def reproduce(
     with stage("panel", timings, log):
         pairs = {"finetuned_vs_base": ("finetuned", "base"), "best_of_16_vs_base": ("best_of_16", "base"),
                  "finetuned_vs_best_of_16": ("finetuned", "best_of_16")}
+        pairs |= {f"{n}_vs_base": (n, "base") for n in unets if n.startswith("round_")}  # chained rounds
         panel_results = {name: panel_from_matches(matches[a], matches[b], cfg.panel) for name, (a, b) in pairs.items()}
         for r in panel_results.values():
             r.categories = [p.category for p in prompts]
