@@ -20,7 +20,7 @@ import json
 import torch
 from finetune_arms import base_pipe, evaluate, json_overrides  # benchmarks/ is on sys.path as a script
 
-from t2ialign.evaluation.reproduce import ROUND_ARM
+from t2ialign.evaluation.presets import ROUND_ARM
 from t2ialign.toyworld.raters import SimulatedRaters
 from t2ialign.training.finetune import FinetuneConfig
 from t2ialign.training.reward_train import RewardTrainConfig

@@ -25,7 +25,7 @@ import torch
 from finetune_arms import CACHE, base_pipe, json_overrides, pool  # benchmarks/ is on sys.path as a script
 
 from t2ialign.evaluation.alignment import flat_eval_prompts, generate_for_prompts, oracle_matches
-from t2ialign.evaluation.reproduce import NO_OBJECT_SWAPS
+from t2ialign.evaluation.presets import NO_OBJECT_SWAPS
 from t2ialign.evaluation.reward_accuracy import clip_scores, reward_accuracy
 from t2ialign.models.clip import ClipBackbone
 from t2ialign.paths import DEFAULT_CLIP

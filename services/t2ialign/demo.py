@@ -15,7 +15,8 @@ from pathlib import Path
 
 from t2ialign.evaluation.alignment import load_generator
 from t2ialign.evaluation.grids import save_grid
-from t2ialign.evaluation.reproduce import quick_config, reproduce
+from t2ialign.evaluation.presets import quick_config
+from t2ialign.evaluation.reproduce import reproduce
 
 DEMO_PROMPTS = [
     "three circles",

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from t2ialign.evaluation.reproduce import add_reproduce_parser, reproduce, smoke_rounds_config
+from t2ialign.evaluation.presets import smoke_rounds_config
+from t2ialign.evaluation.reproduce import add_reproduce_parser, reproduce
 from t2ialign.models.clip import ClipBackbone
 from t2ialign.training.clip_pretrain import ClipTrainConfig, train_clip
 from t2ialign.training.generator_pretrain import GeneratorTrainConfig, train_generator
