@@ -30,6 +30,7 @@ demo: setup
 
 lint: setup
 	$(VENV)/bin/ruff check services tests benchmarks
+	$(VENV)/bin/ruff format --check services tests benchmarks
 
 test: setup buf lint
 	$(VENV)/bin/pytest -q

@@ -169,8 +169,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer images and repeats (a smoke run)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads, in-process and per replica alike")
-    ap.add_argument("--reward-replicas", type=int, default=1,
-                    help="reward replicas (the service scales out; the in-process baselines stay one process)")
+    ap.add_argument(
+        "--reward-replicas",
+        type=int,
+        default=1,
+        help="reward replicas (the service scales out; the in-process baselines stay one process)",
+    )
     args = ap.parse_args()
     n_images, n_naive, repeats = (256, 64, 3) if args.quick else (2048, 256, 7)
     per_request, concurrency, batch = 32, 8, 64
@@ -226,8 +230,10 @@ def main() -> None:
         ray.shutdown()
 
     # 3. Report.
-    print(f"t2ialign serving benchmark ({weights}; {os.cpu_count()} CPUs; torch threads {args.threads}; "
-          f"{args.reward_replicas} reward replica(s))")
+    print(
+        f"t2ialign serving benchmark ({weights}; {os.cpu_count()} CPUs; torch threads {args.threads}; "
+        f"{args.reward_replicas} reward replica(s))"
+    )
     print(f"reward scoring, images/s ({n_images} PNGs 32x32, one prompt):")
     print(f"  naive loop, one image at a time (in-process): {local['naive']:9.1f}")
     print(f"  in-process batched forward (batch {batch}):      {local['batched_forward']:9.1f}")

@@ -40,8 +40,10 @@ def main() -> None:
     base = load_generator("base")
     prompts, splits = flat_eval_prompts(1 if args.smoke else 8, seed=1234)
     k, steps = 4, 2 if args.smoke else 10
-    images = {name: generate_for_prompts(base, prompts, k, 10_000, steps, unet=unet)
-              for name, unet in (("base", None), ("finetuned", load_unet(args.unet)))}
+    images = {
+        name: generate_for_prompts(base, prompts, k, 10_000, steps, unet=unet)
+        for name, unet in (("base", None), ("finetuned", load_unet(args.unet)))
+    }
     if args.reward:
         reward = RewardModel.load(args.reward, base.text_encoder)
         pool = generate_for_prompts(base, prompts, 16, 20_000, steps)
@@ -52,11 +54,17 @@ def main() -> None:
         matches[name] = oracle_matches(imgs, prompts)
         table, overall = alignment_by_category(matches[name], prompts, splits)
         emb = image_embeddings(base.text_encoder, imgs)
-        results[name] = {**overall, "by_category": table, "diversity": round(diversity(emb), 5),
-                         "fidelity": round(pooled_frechet_distance(emb, ref), 5)}
+        results[name] = {
+            **overall,
+            "by_category": table,
+            "diversity": round(diversity(emb), 5),
+            "fidelity": round(pooled_frechet_distance(emb, ref), 5),
+        }
     print(json.dumps(results), flush=True)
-    headline = {"fidelity_ratio": round(results["finetuned"]["fidelity"] / results["base"]["fidelity"], 3),
-                "diversity_ratio": round(results["finetuned"]["diversity"] / results["base"]["diversity"], 3)}
+    headline = {
+        "fidelity_ratio": round(results["finetuned"]["fidelity"] / results["base"]["fidelity"], 3),
+        "diversity_ratio": round(results["finetuned"]["diversity"] / results["base"]["diversity"], 3),
+    }
     pairs = [("finetuned", "base")] + ([("best_of_16", "base"), ("finetuned", "best_of_16")] if args.reward else [])
     for a, b in pairs:
         headline[f"panel_{a}_vs_{b}"] = panel_from_matches(matches[a], matches[b]).by_split(splits)

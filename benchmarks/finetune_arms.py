@@ -41,7 +41,10 @@ from t2ialign.training.reward_train import RewardTrainConfig, train_reward_model
 
 CACHE = REPO_ROOT / "runs" / "finetune_arms"
 POOLS = {  # name: (seed, sampler steps, per category, images per prompt; per category 0 = every count prompt)
-    "s0": (0, 10, 20, 9), "s1": (1, 10, 20, 9), "s0_20": (0, 20, 20, 9), "count": (2, 10, 0, 60),
+    "s0": (0, 10, 20, 9),
+    "s1": (1, 10, 20, 9),
+    "s0_20": (0, 20, 20, 9),
+    "count": (2, 10, 0, 60),
 }
 
 
@@ -66,9 +69,10 @@ def pool(name: str, smoke: bool) -> dict[str, np.ndarray]:
             prompts = [sample_prompt(rng, c, SEEN_OBJECTS, 4) for c in CATEGORIES for _ in range(per_cat)]
         else:
             prompts = [PromptSpec(o, count=c, category="count") for o in SEEN_OBJECTS for c in range(1, 5)]
-        prompts, k, steps = (prompts[::per_cat or 5], 3, 2) if smoke else (prompts, k, steps)
-        fs = collect_feedback(base_pipe(), prompts, k, SimulatedRaters(seed=seed), seed, name,
-                              num_inference_steps=steps)
+        prompts, k, steps = (prompts[:: per_cat or 5], 3, 2) if smoke else (prompts, k, steps)
+        fs = collect_feedback(
+            base_pipe(), prompts, k, SimulatedRaters(seed=seed), seed, name, num_inference_steps=steps
+        )
         CACHE.mkdir(parents=True, exist_ok=True)
         truth = Oracle().judge_batch(fs.images, fs.prompts)
         labels = np.array([-1 if y is None else y for y in fs.labels])  # the simulated raters' verdicts; -1 skipped
@@ -86,15 +90,23 @@ def evaluate(pipe, unet, smoke: bool) -> dict:
     mc = oracle_matches(generate_for_prompts(pipe, counts, 2 if smoke else 8, 20_000, steps, unet=unet), counts)
     seen = np.array([p.object in SEEN_OBJECTS for p in counts])
     by_number = {c: round(float(mc[seen & np.array([p.count == c for p in counts])].mean()), 3) for c in range(1, 5)}
-    return {**overall, "by_category": table, "seen_counts": by_number,
-            "seen_counts_all": round(float(mc[seen].mean()), 3), "unseen_counts": round(float(mc[~seen].mean()), 3)}
+    return {
+        **overall,
+        "by_category": table,
+        "seen_counts": by_number,
+        "seen_counts_all": round(float(mc[seen].mean()), 3),
+        "unseen_counts": round(float(mc[~seen].mean()), 3),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pools", default="s0,s1,s0_20", help=f"comma-separated, of {', '.join(POOLS)}")
-    ap.add_argument("--arms", default='{"control_ema": {"zero": true, "steps": 300, "ema_decay": 0.99}}',
-                    help='JSON {name: FinetuneConfig overrides}; "zero": true for the corpus-only control')
+    ap.add_argument(
+        "--arms",
+        default='{"control_ema": {"zero": true, "steps": 300, "ema_decay": 0.99}}',
+        help='JSON {name: FinetuneConfig overrides}; "zero": true for the corpus-only control',
+    )
     ap.add_argument("--base", action="store_true", help="evaluate the base model first")
     ap.add_argument("--smoke", action="store_true", help="tiny pools, 1 step, 2 sampler steps: checks the script")
     args = ap.parse_args()

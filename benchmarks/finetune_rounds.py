@@ -46,8 +46,13 @@ def main() -> None:
     reward = RewardTrainConfig(**{**json_overrides(json.loads(args.reward)), **({"epochs": 1} if args.smoke else {})})
     k = 2 if args.smoke else args.k
     unlabeled = k // 2 if finetune.use_unlabeled else 0  # unlabeled samples per prompt, scored by r_phi
-    cfg = RoundConfig(images_per_prompt=k, unlabeled_per_prompt=unlabeled, reward=reward, finetune=finetune,
-                      num_inference_steps=2 if args.smoke else 10)
+    cfg = RoundConfig(
+        images_per_prompt=k,
+        unlabeled_per_prompt=unlabeled,
+        reward=reward,
+        finetune=finetune,
+        num_inference_steps=2 if args.smoke else 10,
+    )
     prompts = prompts[::10] if args.smoke else prompts
     print(json.dumps({"prompts": len(prompts), "k": cfg.images_per_prompt, "arm": json.loads(args.arm)}), flush=True)
 
@@ -59,11 +64,23 @@ def main() -> None:
         print(f"round {len(done)}", json.dumps(figures), flush=True)
         return figures
 
-    for res in run_rounds(args.rounds, pipe, prompts, SimulatedRaters(seed=args.seed), cfg, seed=args.seed,
-                          evaluate=evaluated, out_dir=args.out):
+    for res in run_rounds(
+        args.rounds,
+        pipe,
+        prompts,
+        SimulatedRaters(seed=args.seed),
+        cfg,
+        seed=args.seed,
+        evaluate=evaluated,
+        out_dir=args.out,
+    ):
         m = res.metrics
-        summary = {"good_rate": round(m["good_rate"], 3), "rated": m["num_rated"],
-                   "collect_s": m["collect_seconds"], "finetune_s": m["finetune_seconds"]}
+        summary = {
+            "good_rate": round(m["good_rate"], 3),
+            "rated": m["num_rated"],
+            "collect_s": m["collect_seconds"],
+            "finetune_s": m["finetune_seconds"],
+        }
         print(res.round_id, json.dumps(summary), flush=True)
 
 

@@ -47,26 +47,42 @@ def held_out_pool() -> dict[str, np.ndarray]:
         imgs = generate_for_prompts(base_pipe(), prompts, 8, 50_000, num_inference_steps=10, desc="test pool")
         CACHE.mkdir(parents=True, exist_ok=True)
         truth = oracle_matches(imgs, prompts).reshape(-1)
-        np.savez_compressed(path, images=imgs.reshape(-1, *imgs.shape[2:]), truth=truth,
-                            prompts=np.array([p.text for p in prompts for _ in range(8)]),
-                            splits=np.array([s for s in splits for _ in range(8)]),
-                            cats=np.array([p.category for p in prompts for _ in range(8)]))
+        np.savez_compressed(
+            path,
+            images=imgs.reshape(-1, *imgs.shape[2:]),
+            truth=truth,
+            prompts=np.array([p.text for p in prompts for _ in range(8)]),
+            splits=np.array([s for s in splits for _ in range(8)]),
+            cats=np.array([p.category for p in prompts for _ in range(8)]),
+        )
     return dict(np.load(path))
 
 
-def split_figures(clip_train: np.ndarray, labels: list[int], test: dict[str, np.ndarray],
-                  test_scores: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+def split_figures(
+    clip_train: np.ndarray, labels: list[int], test: dict[str, np.ndarray], test_scores: dict[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
     """{scorer: {unseen/seen accuracy and AUC}}: r_phi's threshold is 0.5, CLIP score's is fit on the labels."""
-    acc = reward_accuracy({"clip_score": clip_train}, np.array(labels), test_scores, test["truth"], test["splits"],
-                          test["cats"], fixed_thresholds={k: 0.5 for k in test_scores if k != "clip_score"})
-    return {k: {f"{sp}_{m}": acc[sp][k][m] for sp in ("unseen", "seen") for m in ("accuracy", "auc")}
-            for k in test_scores}
+    acc = reward_accuracy(
+        {"clip_score": clip_train},
+        np.array(labels),
+        test_scores,
+        test["truth"],
+        test["splits"],
+        test["cats"],
+        fixed_thresholds={k: 0.5 for k in test_scores if k != "clip_score"},
+    )
+    return {
+        k: {f"{sp}_{m}": acc[sp][k][m] for sp in ("unseen", "seen") for m in ("accuracy", "auc")} for k in test_scores
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="s0;s0,s1;s0,s1,s0_20;s0,s1,s0_20,count",
-                    help="training sets, ';'-separated, each a comma list of finetune_arms pools")
+    ap.add_argument(
+        "--sizes",
+        default="s0;s0,s1;s0,s1,s0_20;s0,s1,s0_20,count",
+        help="training sets, ';'-separated, each a comma list of finetune_arms pools",
+    )
     ap.add_argument("--heads", default=json.dumps(HEADS), help="JSON {name: RewardTrainConfig overrides}")
     ap.add_argument("--seeds", type=int, default=2, help="heads trained per setting; figures are their mean")
     args = ap.parse_args()
@@ -87,13 +103,21 @@ def main() -> None:
         print(json.dumps({"train": size, "labeled": len(y), "head": "clip_score", **base}), flush=True)
         for name, overrides in json.loads(args.heads).items():
             overrides = json_overrides(overrides)
-            heads = {f"seed{s}": train_reward_model(clip, images, prompts, y, RewardTrainConfig(seed=s, **overrides))
-                     .score(test["images"], test_prompts).numpy() for s in range(args.seeds)}
+            heads = {
+                f"seed{s}": train_reward_model(clip, images, prompts, y, RewardTrainConfig(seed=s, **overrides))
+                .score(test["images"], test_prompts)
+                .numpy()
+                for s in range(args.seeds)
+            }
             runs = split_figures(clip_train, y, test, heads)
             mean = {k: round(float(np.mean([r[k] for r in runs.values()])), 3) for k in base}
             ratio = round(mean["unseen_accuracy"] / base["unseen_accuracy"], 3)
-            print(json.dumps({"train": size, "labeled": len(y), "head": name, **mean,
-                              "unseen_accuracy_over_clip": ratio}), flush=True)
+            print(
+                json.dumps(
+                    {"train": size, "labeled": len(y), "head": name, **mean, "unseen_accuracy_over_clip": ratio}
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

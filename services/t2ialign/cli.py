@@ -70,8 +70,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from t2ialign.evaluation.grids import save_grid
 
     pipe = load_generator(args.model)
-    rows = [pipe(p, num_images=args.num_images, seed=args.seed, guidance_scale=args.guidance_scale,
-                 sampler=args.sampler) for p in args.prompt]
+    rows = [
+        pipe(p, num_images=args.num_images, seed=args.seed, guidance_scale=args.guidance_scale, sampler=args.sampler)
+        for p in args.prompt
+    ]
     save_grid(rows, args.prompt, args.out)
     print(f"wrote {args.out}")
 

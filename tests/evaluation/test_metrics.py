@@ -74,9 +74,11 @@ def test_run_panel_on_renders_perfect_vs_wrong() -> None:
     bad = clean_renders([PromptSpec("triangle", count=2, color="blue", background="city")] * 3, 4, seed=1)
     res = run_panel(good, bad, prompts, PanelConfig(flip_rate=0.0))
     assert res.outcomes == ["win"] * 3
-    assert res.by_category() == {"color": {"win": 1.0, "lose": 0.0, "tie": 0.0},
-                                 "count": {"win": 1.0, "lose": 0.0, "tie": 0.0},
-                                 "background": {"win": 1.0, "lose": 0.0, "tie": 0.0}}
+    assert res.by_category() == {
+        "color": {"win": 1.0, "lose": 0.0, "tie": 0.0},
+        "count": {"win": 1.0, "lose": 0.0, "tie": 0.0},
+        "background": {"win": 1.0, "lose": 0.0, "tie": 0.0},
+    }
     assert run_panel(bad, good, prompts, PanelConfig(flip_rate=0.0)).shares()["lose"] == 1.0
 
 
@@ -106,8 +108,14 @@ def test_threshold_auc_and_accuracy_table() -> None:
     t = fit_threshold(scores, labels)
     assert 0.2 <= t < 0.8
     assert auc(scores, labels) == 1.0 and auc(-scores, labels) == 0.0
-    res = reward_accuracy({"r": scores}, labels, {"r": np.array([0.9, 0.1, 0.7, 0.3])}, np.array([1, 0, 0, 0]),
-                          ["seen", "seen", "unseen", "unseen"], ["count", "color", "count", "count"])
+    res = reward_accuracy(
+        {"r": scores},
+        labels,
+        {"r": np.array([0.9, 0.1, 0.7, 0.3])},
+        np.array([1, 0, 0, 0]),
+        ["seen", "seen", "unseen", "unseen"],
+        ["count", "color", "count", "count"],
+    )
     assert res["seen"]["r"]["accuracy"] == 1.0 and res["unseen"]["r"]["accuracy"] == 0.5
     assert res["seen"]["r"]["by_category"] == {"count": 1.0, "color": 1.0}
     assert res["unseen"]["majority"] == 0.0  # training labels tie, so the majority answer is "good"

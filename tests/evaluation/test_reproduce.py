@@ -27,13 +27,28 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "clip", root / "generator"
 
 
-def test_reproduce_smoke_writes_report_and_json(tiny_models: tuple[Path, Path], tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_reproduce_smoke_writes_report_and_json(
+    tiny_models: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     clip, generator = tiny_models
     parser = argparse.ArgumentParser()
     add_reproduce_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["reproduce", "--preset", "smoke", "--json", "--seed", "3", "--out", str(tmp_path),
-                              "--clip", str(clip), "--generator", str(generator)])
+    args = parser.parse_args(
+        [
+            "reproduce",
+            "--preset",
+            "smoke",
+            "--json",
+            "--seed",
+            "3",
+            "--out",
+            str(tmp_path),
+            "--clip",
+            str(clip),
+            "--generator",
+            str(generator),
+        ]
+    )
     args.func(args)
     last = capsys.readouterr().out.strip().splitlines()[-1]
     headline = json.loads(last)
@@ -42,8 +57,12 @@ def test_reproduce_smoke_writes_report_and_json(tiny_models: tuple[Path, Path], 
     assert set(headline["alignment"]["base"]) == {"seen", "unseen"}
     assert set(headline["alignment"]["base"]["seen"]) == {"count", "color", "background", "combination"}
     assert abs(sum(headline["panel"].values()) - 1.0) < 1e-3
-    assert set(headline["reward_model"]) >= {"unseen_accuracy", "unseen_accuracy_without_pc",
-                                             "clip_score_unseen_accuracy", "seen_accuracy"}
+    assert set(headline["reward_model"]) >= {
+        "unseen_accuracy",
+        "unseen_accuracy_without_pc",
+        "clip_score_unseen_accuracy",
+        "seen_accuracy",
+    }
     html = (tmp_path / "report.html").read_text()
     assert "<table>" in html and "grids/seen_count.png" in html
     assert (tmp_path / "report.md").is_file() and (tmp_path / "plots" / "reward_scores.png").is_file()

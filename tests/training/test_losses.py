@@ -136,8 +136,18 @@ def test_model_timestep_min_moves_only_the_model_half_to_high_noise(tiny_pipe) -
     s_p = tiny_pipe.encode_prompts(["a cross"] * bp)
     try:
         with torch.no_grad():
-            finetune_loss(unet, sched, x_m, s_m, torch.ones(bm), x_p, s_p, 1.0, torch.Generator().manual_seed(0),
-                          model_timestep_min=0.9)
+            finetune_loss(
+                unet,
+                sched,
+                x_m,
+                s_m,
+                torch.ones(bm),
+                x_p,
+                s_p,
+                1.0,
+                torch.Generator().manual_seed(0),
+                model_timestep_min=0.9,
+            )
     finally:
         hook.remove()
     t = seen_t[0]

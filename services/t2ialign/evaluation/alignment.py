@@ -91,9 +91,7 @@ def oracle_matches(images: np.ndarray, prompts: list[PromptSpec], oracle: Oracle
     return np.array([[oracle.judge(img, p).match for img in row] for row, p in zip(images, prompts, strict=True)])
 
 
-def oracle_rates(
-    images: np.ndarray, prompts: list[PromptSpec], oracle: Oracle | None = None
-) -> np.ndarray:
+def oracle_rates(images: np.ndarray, prompts: list[PromptSpec], oracle: Oracle | None = None) -> np.ndarray:
     """(P,) share of each prompt's images that the oracle accepts; images is (P, K, H, W, 3)."""
     return oracle_matches(images, prompts, oracle).mean(1)
 
@@ -104,8 +102,14 @@ def alignment_by_category(
     """From (P, K) verdicts: {split: {category: rate}} and {split: rate, "all": rate} (prompts weigh equally)."""
     rates = matches.mean(1)
     cats, spl = np.array([p.category for p in prompts]), np.array(splits)
-    table = {s: {c: round(float(rates[(spl == s) & (cats == c)].mean()), 4)
-                 for c in CATEGORIES if ((spl == s) & (cats == c)).any()} for s in dict.fromkeys(splits)}
+    table = {
+        s: {
+            c: round(float(rates[(spl == s) & (cats == c)].mean()), 4)
+            for c in CATEGORIES
+            if ((spl == s) & (cats == c)).any()
+        }
+        for s in dict.fromkeys(splits)
+    }
     overall = {s: round(float(rates[spl == s].mean()), 4) for s in dict.fromkeys(splits)}
     overall["all"] = round(float(rates.mean()), 4)
     return table, overall
@@ -130,7 +134,15 @@ def evaluate_alignment(
     for split, by_cat in eval_prompts(prompts_per_category, seed).items():
         result[split] = {}
         for cat, prompts in by_cat.items():
-            images = generate_for_prompts(pipe, prompts, images_per_prompt, seed, num_inference_steps, guidance_scale,
-                                          desc=f"eval {split}/{cat}" if progress else None, sampler=sampler)
+            images = generate_for_prompts(
+                pipe,
+                prompts,
+                images_per_prompt,
+                seed,
+                num_inference_steps,
+                guidance_scale,
+                desc=f"eval {split}/{cat}" if progress else None,
+                sampler=sampler,
+            )
             result[split][cat] = round(float(oracle_rates(images, prompts, oracle).mean()), 4)
     return result

@@ -52,10 +52,12 @@ def image_embeddings(clip: ClipBackbone, images: np.ndarray, batch_size: int = 2
 
 def clean_renders(prompts: list[PromptSpec], per_prompt: int, seed: int = 0, size: int = 32) -> np.ndarray:
     """(P, K, H, W, 3) exact renders of each prompt: the reference set for the Fréchet distance."""
-    return np.stack([
-        np.stack([render(p, seed=seed + 1000 * i + k, size=size) for k in range(per_prompt)])
-        for i, p in enumerate(prompts)
-    ])
+    return np.stack(
+        [
+            np.stack([render(p, seed=seed + 1000 * i + k, size=size) for k in range(per_prompt)])
+            for i, p in enumerate(prompts)
+        ]
+    )
 
 
 def diversity(embeddings: np.ndarray) -> float:

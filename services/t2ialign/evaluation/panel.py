@@ -100,10 +100,12 @@ def run_panel(
 ) -> PanelResult:
     """Compare (P, K, H, W, 3) image sets A and B prompt by prompt with the simulated panel."""
     if images_a.shape[:2] != images_b.shape[:2]:
-        raise ValueError(f"sets must have the same (prompts, images) shape, got {images_a.shape[:2]} and "
-                         f"{images_b.shape[:2]}")
+        raise ValueError(
+            f"sets must have the same (prompts, images) shape, got {images_a.shape[:2]} and {images_b.shape[:2]}"
+        )
     oracle = oracle or Oracle()
-    result = panel_from_matches(oracle_matches(images_a, prompts, oracle), oracle_matches(images_b, prompts, oracle),
-                                cfg)
+    result = panel_from_matches(
+        oracle_matches(images_a, prompts, oracle), oracle_matches(images_b, prompts, oracle), cfg
+    )
     result.categories = [p.category for p in prompts]
     return result

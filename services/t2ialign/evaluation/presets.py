@@ -26,9 +26,16 @@ ABLATIONS: dict[str, dict[str, object]] = {
 # Three such rounds raised oracle alignment from 51% to 64% (seed 0) and from 46% to 64% (seed 1, this preset);
 # docs/REPRODUCTION.md, "Several rounds" and "The rounds preset".
 ROUND_ARM: dict[str, object] = {
-    "label_source": "reward", "use_unlabeled": False, "weight_normalization": "prompt_top",
-    "weight_top_fraction": 0.11, "weight_top_min": 0.5, "sampling": "weighted", "steps": 300, "ema_decay": 0.99,
-    "model_timestep_min": 0.7, "lr": 3e-4,
+    "label_source": "reward",
+    "use_unlabeled": False,
+    "weight_normalization": "prompt_top",
+    "weight_top_fraction": 0.11,
+    "weight_top_min": 0.5,
+    "sampling": "weighted",
+    "steps": 300,
+    "ema_decay": 0.99,
+    "model_timestep_min": 0.7,
+    "lr": 3e-4,
 }
 
 
@@ -73,8 +80,13 @@ def quick_config(seed: int = 0) -> ReproduceConfig:
     ranking by r_phi within each prompt (`prompt_top`) did better (docs/REPRODUCTION.md).
     """
     return ReproduceConfig(
-        preset="quick", seed=seed, feedback_prompts_per_category=20, images_per_prompt=6, unlabeled_per_prompt=3,
-        eval_prompts_per_category=3, num_inference_steps=10,
+        preset="quick",
+        seed=seed,
+        feedback_prompts_per_category=20,
+        images_per_prompt=6,
+        unlabeled_per_prompt=3,
+        eval_prompts_per_category=3,
+        num_inference_steps=10,
         finetune=FinetuneConfig(steps=90, lr=1e-4, weight_normalization="exp"),
     )
 
@@ -82,8 +94,15 @@ def quick_config(seed: int = 0) -> ReproduceConfig:
 def smoke_config(seed: int = 0) -> ReproduceConfig:
     """Seconds, with tiny models: exercises every stage and file, measures nothing."""
     return ReproduceConfig(
-        preset="smoke", seed=seed, feedback_prompts_per_category=1, images_per_prompt=3, unlabeled_per_prompt=1,
-        eval_prompts_per_category=1, eval_images_per_prompt=2, best_of=3, num_inference_steps=2,
+        preset="smoke",
+        seed=seed,
+        feedback_prompts_per_category=1,
+        images_per_prompt=3,
+        unlabeled_per_prompt=1,
+        eval_prompts_per_category=1,
+        eval_images_per_prompt=2,
+        best_of=3,
+        num_inference_steps=2,
         reward=RewardTrainConfig(epochs=2, num_prompts=3, perturb_attributes=NO_OBJECT_SWAPS),
         finetune=FinetuneConfig(steps=1, batch_size=4, warmup=1),
     )
@@ -96,8 +115,14 @@ def rounds_config(seed: int = 0) -> ReproduceConfig:
     (docs/REPRODUCTION.md, "How good can the reward head get"); the reported r_phi is trained with and without it.
     """
     return ReproduceConfig(
-        preset="rounds", seed=seed, rounds=3, feedback_prompts_per_category=40, images_per_prompt=9,
-        unlabeled_per_prompt=0, eval_prompts_per_category=10, num_inference_steps=10,
+        preset="rounds",
+        seed=seed,
+        rounds=3,
+        feedback_prompts_per_category=40,
+        images_per_prompt=9,
+        unlabeled_per_prompt=0,
+        eval_prompts_per_category=10,
+        num_inference_steps=10,
         finetune=FinetuneConfig(**ROUND_ARM),  # type: ignore[arg-type]
     )
 
@@ -106,10 +131,18 @@ def smoke_rounds_config(seed: int = 0) -> ReproduceConfig:
     """Seconds, with tiny models: two chained rounds through every stage and file; measures nothing."""
     smoke = smoke_config(seed)
     return dataclasses.replace(
-        smoke, preset="smoke-rounds", rounds=2, round_reward=dataclasses.replace(smoke.reward, pc_weight=0.0),
+        smoke,
+        preset="smoke-rounds",
+        rounds=2,
+        round_reward=dataclasses.replace(smoke.reward, pc_weight=0.0),
         finetune=dataclasses.replace(smoke.finetune, **{**ROUND_ARM, "steps": 1, "weight_top_min": None}),
     )
 
 
-PRESETS = {"full": ReproduceConfig, "quick": quick_config, "rounds": rounds_config, "smoke": smoke_config,
-           "smoke-rounds": smoke_rounds_config}
+PRESETS = {
+    "full": ReproduceConfig,
+    "quick": quick_config,
+    "rounds": rounds_config,
+    "smoke": smoke_config,
+    "smoke-rounds": smoke_rounds_config,
+}

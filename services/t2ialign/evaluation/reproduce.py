@@ -48,8 +48,10 @@ DEFAULT_OUT = REPO_ROOT / "runs" / "reproduce"
 
 
 def machine() -> str:
-    return (f"{os.cpu_count()} CPU cores ({platform.machine()}, {platform.system()}), torch {torch.__version__} "
-            f"with {torch.get_num_threads()} threads")
+    return (
+        f"{os.cpu_count()} CPU cores ({platform.machine()}, {platform.system()}), torch {torch.__version__} "
+        f"with {torch.get_num_threads()} threads"
+    )
 
 
 @contextmanager
@@ -96,8 +98,10 @@ def reproduce(
     # 1. Check inputs and load the base models.
     for what, folder in (("CLIP", clip_dir), ("generator", generator_dir)):
         if not (Path(folder) / "manifest.json").is_file():
-            raise FileNotFoundError(f"{what} folder {folder} has no manifest.json; train it with "
-                                    f"`t2ialign pretrain {what.lower()}` or pass --{what.lower()} DIR")
+            raise FileNotFoundError(
+                f"{what} folder {folder} has no manifest.json; train it with "
+                f"`t2ialign pretrain {what.lower()}` or pass --{what.lower()} DIR"
+            )
     if cfg.best_of < cfg.eval_images_per_prompt:
         raise ValueError(f"best_of ({cfg.best_of}) must be >= eval_images_per_prompt ({cfg.eval_images_per_prompt})")
     clip = ClipBackbone.load(clip_dir)
@@ -115,14 +119,26 @@ def reproduce(
     else:  # 2. Feedback on the base model: rated samples of seen-object prompts, and unlabeled samples.
         with stage("collect feedback", timings, log):
             rng = random.Random(seed * 7_919 + 1)
-            fb_prompts = [sample_prompt(rng, c, SEEN_OBJECTS, max_count(pipe.resolution))
-                          for c in CATEGORIES for _ in range(cfg.feedback_prompts_per_category)]
-            feedback = collect_feedback(pipe, fb_prompts, cfg.images_per_prompt, raters, seed, "reproduce",
-                                        progress=log, **gen_kw)
+            fb_prompts = [
+                sample_prompt(rng, c, SEEN_OBJECTS, max_count(pipe.resolution))
+                for c in CATEGORIES
+                for _ in range(cfg.feedback_prompts_per_category)
+            ]
+            feedback = collect_feedback(
+                pipe, fb_prompts, cfg.images_per_prompt, raters, seed, "reproduce", progress=log, **gen_kw
+            )
             unlabeled = None
             if cfg.unlabeled_per_prompt:
-                unlabeled = collect_feedback(pipe, fb_prompts, cfg.unlabeled_per_prompt, None, seed + 7_919,
-                                             "reproduce-unlabeled", progress=log, **gen_kw)
+                unlabeled = collect_feedback(
+                    pipe,
+                    fb_prompts,
+                    cfg.unlabeled_per_prompt,
+                    None,
+                    seed + 7_919,
+                    "reproduce-unlabeled",
+                    progress=log,
+                    **gen_kw,
+                )
     truth = oracle.judge_batch(feedback.images, feedback.prompts)
     labeled = feedback.labeled()
 
@@ -130,8 +146,9 @@ def reproduce(
     with stage("train reward models", timings, log):
         reward_cfg = dataclasses.replace(cfg.reward, seed=cfg.reward.seed + seed)
         reward = train_reward_model(clip, labeled.images, labeled.prompts, labeled.labels, reward_cfg)
-        reward_no_pc = train_reward_model(clip, labeled.images, labeled.prompts, labeled.labels,
-                                          dataclasses.replace(reward_cfg, pc_weight=0.0))
+        reward_no_pc = train_reward_model(
+            clip, labeled.images, labeled.prompts, labeled.labels, dataclasses.replace(reward_cfg, pc_weight=0.0)
+        )
 
     # 4. Fine-tune each ablation (Eq. 3) from the base UNet; or take the rounds' UNets (the last is "finetuned").
     unets, ft_metrics, ranker = {}, {}, reward  # ranker: the reward model that fine-tuning used, for best-of-n
@@ -142,8 +159,9 @@ def reproduce(
         with stage(f"fine-tune {name}", timings, log):
             ft_cfg = dataclasses.replace(cfg.finetune, seed=cfg.finetune.seed + seed, **overrides)
             ft_metrics[name] = {}
-            unets[name] = finetune_unet(pipe, reward, feedback, ft_cfg, unlabeled, metrics_out=ft_metrics[name],
-                                        progress=log)
+            unets[name] = finetune_unet(
+                pipe, reward, feedback, ft_cfg, unlabeled, metrics_out=ft_metrics[name], progress=log
+            )
             ft_metrics[name].pop("history", None)
 
     # 5. Images of the fixed evaluation prompts: base, each ablation (same seeds), best-of-n from the base.
@@ -152,10 +170,12 @@ def reproduce(
     with stage("generate evaluation images", timings, log):
         images["base"] = generate_for_prompts(pipe, prompts, k, 10_000 + seed, desc="base" if log else None, **gen_kw)
         for name, unet in unets.items():
-            images[name] = generate_for_prompts(pipe, prompts, k, 10_000 + seed, unet=unet,
-                                                desc=name if log else None, **gen_kw)
-        pool = generate_for_prompts(pipe, prompts, cfg.best_of, 20_000 + seed,
-                                    desc=f"best-of-{cfg.best_of} pool" if log else None, **gen_kw)
+            images[name] = generate_for_prompts(
+                pipe, prompts, k, 10_000 + seed, unet=unet, desc=name if log else None, **gen_kw
+            )
+        pool = generate_for_prompts(
+            pipe, prompts, cfg.best_of, 20_000 + seed, desc=f"best-of-{cfg.best_of} pool" if log else None, **gen_kw
+        )
         pool_scores = score_sets(ranker, pool, prompts)  # (P, n)
         images["best_of_16"], _ = select_top(pool, pool_scores, k)
 
@@ -171,16 +191,21 @@ def reproduce(
             fid = {s: _fd(emb[spl == s], ref[spl == s]) for s in dict.fromkeys(splits)}
             fid["all"] = _fd(emb, ref)
             models[name] = {
-                "alignment": table, "alignment_overall": overall,
+                "alignment": table,
+                "alignment_overall": overall,
                 "mean_reward": _mean_by_split(score_sets(reward, imgs, prompts).mean(1), splits),
-                "fidelity": fid, "diversity": round(diversity(emb), 5),
+                "fidelity": fid,
+                "diversity": round(diversity(emb), 5),
             }
         models["clean_renders"] = {"diversity": round(diversity(ref), 5)}
 
     # 7. The simulated nine-rater panel.
     with stage("panel", timings, log):
-        pairs = {"finetuned_vs_base": ("finetuned", "base"), "best_of_16_vs_base": ("best_of_16", "base"),
-                 "finetuned_vs_best_of_16": ("finetuned", "best_of_16")}
+        pairs = {
+            "finetuned_vs_base": ("finetuned", "base"),
+            "best_of_16_vs_base": ("best_of_16", "base"),
+            "finetuned_vs_best_of_16": ("finetuned", "best_of_16"),
+        }
         pairs |= {f"{n}_vs_base": (n, "base") for n in unets if n.startswith("round_")}  # chained rounds
         panel_results = {name: panel_from_matches(matches[a], matches[b], cfg.panel) for name, (a, b) in pairs.items()}
         for r in panel_results.values():
@@ -199,20 +224,36 @@ def reproduce(
         test_scores = {n: m.score(flat_pool, texts).numpy() for n, m in scorers.items()}
         test_scores["clip_score"] = clip_scores(clip, flat_pool, texts)
         train_scores = {"clip_score": clip_scores(clip, labeled.images, labeled.prompts)}
-        accuracy = reward_accuracy(train_scores, train_labels, test_scores, test_labels, test_splits, test_cats,
-                                   fixed_thresholds={"reward": 0.5, "reward_without_pc": 0.5})
+        accuracy = reward_accuracy(
+            train_scores,
+            train_labels,
+            test_scores,
+            test_labels,
+            test_splits,
+            test_cats,
+            fixed_thresholds={"reward": 0.5, "reward_without_pc": 0.5},
+        )
 
     # 9. Results, headline, report, models.
     results = {
-        "config": dataclasses.asdict(cfg), "machine": machine(), "stage_seconds": timings,
-        "feedback": {"images": len(feedback), "labeled": len(labeled), "good_rate": round(feedback.good_rate, 4),
-                     "oracle_good_rate": round(float(truth.mean()), 4),
-                     "unlabeled": len(unlabeled) if unlabeled is not None else 0},
-        "models": models, "panels": panels, "finetune": ft_metrics,
+        "config": dataclasses.asdict(cfg),
+        "machine": machine(),
+        "stage_seconds": timings,
+        "feedback": {
+            "images": len(feedback),
+            "labeled": len(labeled),
+            "good_rate": round(feedback.good_rate, 4),
+            "oracle_good_rate": round(float(truth.mean()), 4),
+            "unlabeled": len(unlabeled) if unlabeled is not None else 0,
+        },
+        "models": models,
+        "panels": panels,
+        "finetune": ft_metrics,
         "rounds": [_round_summary(r) for r in chained] if cfg.rounds else [],
-        "reward_model": {"accuracy": accuracy,
-                         "training": {n: {k: v for k, v in m.metrics.items() if k != "config"}
-                                      for n, m in scorers.items()}},
+        "reward_model": {
+            "accuracy": accuracy,
+            "training": {n: {k: v for k, v in m.metrics.items() if k != "config"} for n, m in scorers.items()},
+        },
     }
     ra = accuracy
     results["headline"] = {
@@ -235,8 +276,9 @@ def reproduce(
     with stage("write report", timings, log):
         out_dir.mkdir(parents=True, exist_ok=True)
         parent = chained[-1].parent_version if cfg.rounds else "base"
-        save_unet(unets["finetuned"], out_dir / "models" / "finetuned_unet", parent, cfg.finetune,
-                  ft_metrics["finetuned"])
+        save_unet(
+            unets["finetuned"], out_dir / "models" / "finetuned_unet", parent, cfg.finetune, ft_metrics["finetuned"]
+        )
         reward.save(out_dir / "models" / "reward", preset=cfg.preset)
         reward_no_pc.save(out_dir / "models" / "reward_without_pc", preset=cfg.preset)
         results["seconds"] = round(time.time() - t_start, 1)
@@ -249,23 +291,35 @@ def reproduce(
     return results
 
 
-def _chained_rounds(cfg: ReproduceConfig, pipe: ToyPipeline, raters: SimulatedRaters, out_dir: Path,
-                    log: bool) -> list[RoundResult]:
+def _chained_rounds(
+    cfg: ReproduceConfig, pipe: ToyPipeline, raters: SimulatedRaters, out_dir: Path, log: bool
+) -> list[RoundResult]:
     """cfg.rounds rounds from the base UNet; each round's UNet and r_phi are saved under models/rounds/."""
     round_cfg = RoundConfig(
-        images_per_prompt=cfg.images_per_prompt, unlabeled_per_prompt=cfg.unlabeled_per_prompt,
-        num_inference_steps=cfg.num_inference_steps, guidance_scale=cfg.guidance_scale,
-        reward=cfg.round_reward, finetune=cfg.finetune,
+        images_per_prompt=cfg.images_per_prompt,
+        unlabeled_per_prompt=cfg.unlabeled_per_prompt,
+        num_inference_steps=cfg.num_inference_steps,
+        guidance_scale=cfg.guidance_scale,
+        reward=cfg.round_reward,
+        finetune=cfg.finetune,
     )
     prompts = round_prompts(cfg.feedback_prompts_per_category, cfg.seed * 7_919 + 5, max_count(pipe.resolution))
-    return run_rounds(cfg.rounds, pipe, prompts, raters, round_cfg, seed=cfg.seed,
-                      out_dir=out_dir / "models" / "rounds", progress=log)
+    return run_rounds(
+        cfg.rounds, pipe, prompts, raters, round_cfg, seed=cfg.seed, out_dir=out_dir / "models" / "rounds", progress=log
+    )
 
 
 def _round_summary(result: RoundResult) -> dict:
     m = result.metrics
-    keys = ("round_id", "parent_version", "good_rate", "num_rated", "collect_seconds", "reward_seconds",
-            "finetune_seconds")
+    keys = (
+        "round_id",
+        "parent_version",
+        "good_rate",
+        "num_rated",
+        "collect_seconds",
+        "reward_seconds",
+        "finetune_seconds",
+    )
     return {k: m[k] for k in keys if k in m} | {"unet_version": result.unet_version}
 
 
@@ -288,7 +342,10 @@ def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
     p.add_argument("--seed", type=int, default=0, help="seed of every stage")
     p.add_argument("--clip", type=Path, help="toy CLIP folder (default: the shipped weights)")
     p.add_argument("--generator", type=Path, help="base generator folder (default: the shipped weights)")
-    p.add_argument("--preset", choices=sorted(PRESETS),
-                   help="a named size (evaluation/presets.py); overrides --quick (smoke presets: tests)")
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="a named size (evaluation/presets.py); overrides --quick (smoke presets: tests)",
+    )
     p.set_defaults(func=cmd_reproduce)
     return p

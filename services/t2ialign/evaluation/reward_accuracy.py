@@ -82,18 +82,27 @@ def reward_accuracy(
     missing = set(test_scores) - set(train_scores) - set(fixed)
     if missing:
         raise ValueError(f"scorers {sorted(missing)} have test scores but neither training scores nor a threshold")
-    thresholds = {name: fixed[name] if name in fixed else fit_threshold(train_scores[name], train_labels)
-                  for name in test_scores}
+    thresholds = {
+        name: fixed[name] if name in fixed else fit_threshold(train_scores[name], train_labels) for name in test_scores
+    }
     result: dict = {"thresholds": {k: round(v, 6) for k, v in thresholds.items()}}
     for split in dict.fromkeys(splits.tolist()):
         m = splits == split
-        block: dict = {"n": int(m.sum()), "good_share": _r(float(test_labels[m].mean())),
-                       "majority": _r(float((test_labels[m] == majority).mean()))}
+        block: dict = {
+            "n": int(m.sum()),
+            "good_share": _r(float(test_labels[m].mean())),
+            "majority": _r(float((test_labels[m] == majority).mean())),
+        }
         for name, scores in test_scores.items():
             s, y = scores[m], test_labels[m]
-            by_cat = {c: _r(accuracy(s[cats[m] == c], y[cats[m] == c], thresholds[name]))
-                      for c in dict.fromkeys(cats[m].tolist())}
-            block[name] = {"accuracy": _r(accuracy(s, y, thresholds[name])), "auc": _r(auc(s, y)),
-                           "by_category": by_cat}
+            by_cat = {
+                c: _r(accuracy(s[cats[m] == c], y[cats[m] == c], thresholds[name]))
+                for c in dict.fromkeys(cats[m].tolist())
+            }
+            block[name] = {
+                "accuracy": _r(accuracy(s, y, thresholds[name])),
+                "auc": _r(auc(s, y)),
+                "by_category": by_cat,
+            }
         result[split] = block
     return result

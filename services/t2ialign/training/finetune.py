@@ -199,8 +199,12 @@ def finetune_loss(
     timesteps = None
     if model_timestep_min > 0:
         n_t = noise_scheduler.config.num_train_timesteps
-        timesteps = torch.cat([torch.randint(int(model_timestep_min * n_t), n_t, (bm,), generator=generator),
-                               torch.randint(0, n_t, (len(x0) - bm,), generator=generator)])
+        timesteps = torch.cat(
+            [
+                torch.randint(int(model_timestep_min * n_t), n_t, (bm,), generator=generator),
+                torch.randint(0, n_t, (len(x0) - bm,), generator=generator),
+            ]
+        )
     per_sample = denoising_loss_per_sample(unet, noise_scheduler, x0, states, generator, timesteps)  # (Bm + Bp,)
     model_term = reward_weighted_loss(per_sample[:bm], weights)
     pre_term = per_sample[bm:].mean() if len(per_sample) > bm else torch.zeros((), device=per_sample.device)
@@ -276,8 +280,13 @@ def finetune_unet(
     # 1. Check inputs, and score D_model once (r_phi and the text encoder are frozen).
     images, prompts, rewards, tiebreak, stats = _model_pool(data, unlabeled, reward_model, cfg)
     weights = normalize_weights(  # (M,)
-        rewards, cfg.weight_normalization, cfg.weight_temperature, prompts, cfg.weight_top_fraction,
-        tiebreak, cfg.weight_top_min,
+        rewards,
+        cfg.weight_normalization,
+        cfg.weight_temperature,
+        prompts,
+        cfg.weight_top_fraction,
+        tiebreak,
+        cfg.weight_top_min,
     )
     if cfg.weight_top_min is not None and float(weights.abs().sum()) == 0:
         raise ValueError(

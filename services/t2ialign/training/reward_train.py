@@ -161,8 +161,8 @@ def train_reward_model(
     # 2. Candidate prompts for Eq. 2: column 0 is the true prompt, then up to N-1 perturbations (padded).
     n = cfg.num_prompts
     cands = [
-        [p] + (perturbed_candidates(p, n - 1, rng, cfg.perturb_objects, max_objects, cfg.perturb_attributes)
-               if yy else [])
+        [p]
+        + (perturbed_candidates(p, n - 1, rng, cfg.perturb_objects, max_objects, cfg.perturb_attributes) if yy else [])
         for p, yy in zip(prompts, y.tolist(), strict=True)
     ]
     texts = sorted({t for c in cands for t in c})
