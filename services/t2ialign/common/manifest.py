@@ -1,4 +1,4 @@
-"""sha256 manifests for checkpoint folders (ARCHITECTURE.md, "Storage").
+"""sha256 manifests for checkpoint folders (docs/ARCHITECTURE.md, "Storage").
 
 `manifest.json` lists the sha256 of every file in the folder, plus free-form metadata (parent version,
 training config, evaluation metrics). Loading verifies every hash first, so a corrupt or partial

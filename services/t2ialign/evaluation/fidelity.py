@@ -1,4 +1,4 @@
-"""Fidelity and diversity in the toy-CLIP image-embedding space (METHOD.md, "Measured on this world").
+"""Fidelity and diversity in the toy-CLIP image-embedding space (docs/METHOD.md, "What is measured").
 
 - Fidelity: the Fréchet distance (the formula of FID, Heusel et al. 2017) between Gaussians fit to the
   embeddings of generated images and of clean renders of the same prompts. Lower is better; the paper

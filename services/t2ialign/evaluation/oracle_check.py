@@ -1,4 +1,4 @@
-"""`t2ialign world check-oracle`: the oracle's accuracy on fresh clean renders (METHOD.md: >= 99%)."""
+"""`t2ialign world check-oracle`: the oracle's accuracy on fresh clean renders (docs/METHOD.md: >= 99%)."""
 
 from __future__ import annotations
 

@@ -124,7 +124,7 @@ def check_targets(results: dict) -> dict[str, dict]:
 
 
 def paper_comparison(results: dict) -> Table:
-    """The paper's measurements (METHOD.md) beside this run's, point by point."""
+    """The paper's measurements (docs/METHOD.md) beside this run's, point by point."""
     h, m = results["headline"], results["models"]
     rm, pa = h["reward_model"], h["panel"]
     pb, pf = h["panel_best_of_16_vs_base"], h["panel_finetuned_vs_best_of_16"]

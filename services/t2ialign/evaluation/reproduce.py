@@ -2,7 +2,7 @@
 
 1. Collect feedback on the base model (simulated raters), plus unlabeled samples.
 2. Train the reward model r_phi with and without L_pc.
-3. Fine-tune the ablation (METHOD.md): labeled only; + unlabeled; + pre-training loss (the full method).
+3. Fine-tune the ablation (docs/METHOD.md): labeled only; + unlabeled; + pre-training loss (the full method).
    Or, with `rounds` > 0 (preset "rounds"), chain rounds instead: each round collects feedback from the last
    round's UNet, trains r_phi on every label so far, and fine-tunes with r_phi as a ranker within each prompt.
 4. Evaluate base, each ablation and best-of-16 on fixed seen/unseen prompts: oracle alignment, the simulated

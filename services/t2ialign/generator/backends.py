@@ -1,4 +1,4 @@
-"""Generator backends behind one interface, registered by name with lazy factories (STYLE.md, plug-ins).
+"""Generator backends behind one interface, registered by name, lazy factories (docs/ARCHITECTURE.md, "Conventions").
 
 Every backend takes the diffusers argument names, returns (N, H, W, 3) uint8, exposes `.unet`, and builds a
 sibling with another UNet via `with_unet` (sharing every other component) for hot-swapping.

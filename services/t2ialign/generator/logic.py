@@ -1,7 +1,7 @@
 """Generation without Ray: validation, seeded generation, serve-time reward filtering, storing, hot-swap.
 
 Serve-time filtering is the best-of-n rejection sampling Lee et al. 2023 compare against fine-tuning
-(section 4): generate n images, score each with r_phi, keep the best. The hot-swap follows ARCHITECTURE.md:
+(section 4): generate n images, score each with r_phi, keep the best. The hot-swap follows docs/ARCHITECTURE.md:
 download and sha256-verify, build beside the serving UNet, then swap one reference; requests that already
 took the old reference finish on it.
 """

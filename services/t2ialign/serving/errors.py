@@ -1,4 +1,4 @@
-"""Service errors with their gRPC status and HTTP code (STYLE.md: errors say what to change).
+"""Service errors with their gRPC status and HTTP code (docs/ARCHITECTURE.md, "Conventions": errors say what to change).
 
 Logic code raises these; the gRPC servicers and the gateway translate them. Anything else is INTERNAL / 500.
 """

@@ -1,4 +1,4 @@
-"""The object-store interface (ARCHITECTURE.md, "Storage"): write-once keys, two backends.
+"""The object-store interface (docs/ARCHITECTURE.md, "Storage"): write-once keys, two backends.
 
 Every backend behaves the same: a key is written at most once (a second write raises
 KeyExistsError, never overwrites), keys and metadata are validated identically up front, and

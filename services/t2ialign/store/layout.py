@@ -1,4 +1,4 @@
-"""The storage layout (ARCHITECTURE.md, "Storage"), which is part of the contract.
+"""The storage layout (docs/ARCHITECTURE.md, "Storage"), which is part of the contract.
 
   images/<round>/<id>.png             generated images; metadata: prompt, seed, model version
   feedback/<round>/<label-id>.json    human labels, idempotent by label id

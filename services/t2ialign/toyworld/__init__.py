@@ -1,4 +1,4 @@
-"""The embedded toy world: a procedural shapes domain with an exact oracle (METHOD.md, "The embedded default")."""
+"""The embedded toy world: a procedural shapes domain with an exact oracle (docs/METHOD.md, "The toy world")."""
 
 from t2ialign.toyworld.grammar import (
     BACKGROUNDS,

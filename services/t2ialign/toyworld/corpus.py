@@ -1,4 +1,4 @@
-"""Pre-training corpus: clean renders paired with noisy web-like captions (METHOD.md, "The embedded default").
+"""Pre-training corpus: clean renders paired with noisy web-like captions (docs/METHOD.md, "The toy world").
 
 Captions are noisy the way web alt-text is: some give the wrong count, some leave the count, color or
 background out. Miscounts happen among groups ("three" for four circles); a lone object is captioned
@@ -20,7 +20,7 @@ from t2ialign.toyworld.render import Scene, draw_scene, layout_scene
 
 @dataclass(frozen=True)
 class CaptionNoise:
-    """Probabilities of each caption defect. Defaults chosen so counts stay hard (METHOD.md)."""
+    """Probabilities of each caption defect. Defaults chosen so counts stay hard (docs/METHOD.md)."""
 
     wrong_count: float = 0.4  # a group's caption states a different group size (2..max) than the image shows
     drop_count: float = 0.2  # plural with no number ("red circles"); singular keeps "a"

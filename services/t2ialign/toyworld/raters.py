@@ -1,4 +1,4 @@
-"""Simulated human raters: the oracle plus the flaws of real raters (METHOD.md, step 1).
+"""Simulated human raters: the oracle plus the flaws of real raters (docs/METHOD.md, step 1).
 
 Raters see three images of one prompt at a time (as in the paper) and mark each good (1) or bad (0).
 About 10% of labels are flipped and 5% are skipped (None), seeded for reproducibility.

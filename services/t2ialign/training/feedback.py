@@ -1,10 +1,10 @@
-"""Step 1 of Lee et al. 2023 (§3.1, METHOD.md): collect feedback on the current generator's samples.
+"""Step 1 of Lee et al. 2023 (§3.1, docs/METHOD.md): collect feedback on the current generator's samples.
 
 K images per prompt are generated, shown to raters three at a time, and marked good (1) or bad (0);
 raters skip some (None). With `raters=None` the samples stay unlabeled: the paper's extra model samples
 that r_phi scores for fine-tuning (Eq. 3).
 
-Storage format (ARCHITECTURE.md "Storage"; the coordinator and the labeling page write the same):
+Storage format (docs/ARCHITECTURE.md "Storage"; the coordinator and the labeling page write the same):
     images/<round>/<image-id>.png     PNG; object metadata: prompt, seed, sample-index, unet-version, round,
                                       num-inference-steps, guidance-scale. The image is exactly
                                       pipe(prompt, num_images=K, seed=seed, ...)[sample-index].

@@ -1,4 +1,4 @@
-"""Step 3 of Lee et al. 2023 (§3.3, METHOD.md): reward-weighted fine-tuning of the generator's UNet.
+"""Step 3 of Lee et al. 2023 (§3.3, docs/METHOD.md): reward-weighted fine-tuning of the generator's UNet.
 
     Eq. 3  L(theta) = E_{(x,z)~D_model}[ -r_phi(x, z) log p_theta(x|z) ] + beta * E_{(x,z)~D_pre}[ -log p_theta(x|z) ]
 

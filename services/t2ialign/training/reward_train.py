@@ -1,4 +1,4 @@
-"""Step 2 of Lee et al. 2023 (§3.2, METHOD.md): learn the reward function r_phi(x, z) from human labels.
+"""Step 2 of Lee et al. 2023 (§3.2, docs/METHOD.md): learn the reward function r_phi(x, z) from human labels.
 
     Eq. 1  L_MSE = E[(y - r_phi(x, z))^2]                         over labeled (x, z, y), y in {0, 1}
     Eq. 2  L_pc  = E[-log softmax_j(r_phi(x, z_j) / T)[true]]      over images labeled good, where the

@@ -1,4 +1,4 @@
-"""Rounds of the loop (METHOD.md steps 1-3; ARCHITECTURE.md): collect -> train reward -> fine-tune, repeated.
+"""Rounds of the loop (docs/METHOD.md steps 1-3; docs/ARCHITECTURE.md): collect -> train reward -> fine-tune, repeated.
 
 The paper ran one offline round. DDPO calls the method "one round of reward-weighted regression"; chaining
 rounds, where the fine-tuned UNet generates the next round's samples, is the obvious extension.
