@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
+from t2ialign.cli import build_parser
 from t2ialign.evaluation.presets import smoke_rounds_config
-from t2ialign.evaluation.reproduce import add_reproduce_parser, reproduce
+from t2ialign.evaluation.reproduce import reproduce
 from t2ialign.models.clip import ClipBackbone
 from t2ialign.training.clip_pretrain import ClipTrainConfig, train_clip
 from t2ialign.training.generator_pretrain import GeneratorTrainConfig, train_generator
@@ -31,9 +31,7 @@ def test_reproduce_smoke_writes_report_and_json(
     tiny_models: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     clip, generator = tiny_models
-    parser = argparse.ArgumentParser()
-    add_reproduce_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
+    args = build_parser().parse_args(
         [
             "reproduce",
             "--preset",

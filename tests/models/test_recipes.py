@@ -85,7 +85,7 @@ def test_pipeline_validates_inputs(tiny_world, kwargs, match):
 
 
 def test_every_sampler_runs_and_the_cli_offers_the_same_ones(tiny_world):
-    from t2ialign.cli import SAMPLERS as CLI_SAMPLERS
+    from t2ialign.cli.common import SAMPLERS as CLI_SAMPLERS
     from t2ialign.models.toy_pipeline import SAMPLERS
 
     assert CLI_SAMPLERS == SAMPLERS

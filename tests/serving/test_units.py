@@ -14,13 +14,14 @@ import yaml
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from t2ialign.common.png import encode_png
 from t2ialign.gateway.api import create_app
 from t2ialign.generator.config import GeneratorServiceConfig
 from t2ialign.generator.logic import select, validate_params
 from t2ialign.paths import REPO_ROOT
 from t2ialign.serving.auth import ApiKeys
 from t2ialign.serving.errors import InvalidArgument, PermissionDenied, Unauthenticated
-from t2ialign.serving.images import decode_image, encode_png
+from t2ialign.serving.images import decode_image
 
 CFG = GeneratorServiceConfig()
 
@@ -165,18 +166,15 @@ def test_gateway_shapes_and_errors(gateway: TestClient) -> None:
 
 # deploy/serve_local.yaml is `t2ialign serve` ---------------------------------------------------------
 def test_serve_config_file_matches_t2ialign_serve() -> None:
-    import argparse
-
     from ray.serve.schema import ServeDeploySchema
 
-    from t2ialign.cli_serve import add_serve_parser, serve_args
+    from t2ialign.cli import build_parser
+    from t2ialign.cli.serve import serve_args
     from t2ialign.serving.app import GRPC_SERVICER_FUNCTIONS, ROUTES, ServeArgs
 
     raw = yaml.safe_load(Path(REPO_ROOT / "deploy" / "serve_local.yaml").read_text())
     schema = ServeDeploySchema.model_validate(raw)  # a valid Serve config
-    parser = argparse.ArgumentParser()
-    add_serve_parser(parser.add_subparsers())
-    cli = serve_args(parser.parse_args(["serve"]))
+    cli = serve_args(build_parser().parse_args(["serve"]))
     assert schema.http_options.port == cli.http_port == 8000 and schema.grpc_options.port == cli.grpc_port == 9000
     assert schema.http_options.host == cli.http_host
     assert list(schema.grpc_options.grpc_servicer_functions) == GRPC_SERVICER_FUNCTIONS

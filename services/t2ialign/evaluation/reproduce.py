@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -30,7 +29,7 @@ from t2ialign.evaluation.alignment import alignment_by_category, flat_eval_promp
 from t2ialign.evaluation.best_of_n import score_sets, select_top
 from t2ialign.evaluation.fidelity import clean_renders, diversity, image_embeddings, pooled_frechet_distance
 from t2ialign.evaluation.panel import PanelResult, panel_from_matches
-from t2ialign.evaluation.presets import ABLATIONS, PRESETS, ReproduceConfig
+from t2ialign.evaluation.presets import ABLATIONS, ReproduceConfig
 from t2ialign.evaluation.report import ReportData, check_targets, write_report
 from t2ialign.evaluation.reward_accuracy import clip_scores, reward_accuracy
 from t2ialign.models.clip import ClipBackbone
@@ -321,31 +320,3 @@ def _round_summary(result: RoundResult) -> dict:
         "finetune_seconds",
     )
     return {k: m[k] for k in keys if k in m} | {"unet_version": result.unet_version}
-
-
-def cmd_reproduce(args: argparse.Namespace) -> None:
-    torch.set_num_threads(min(torch.get_num_threads(), 4))
-    preset = args.preset or ("quick" if args.quick else "full")
-    cfg = PRESETS[preset](seed=args.seed)
-    results = reproduce(cfg, args.out, args.clip or DEFAULT_CLIP, args.generator or DEFAULT_GENERATOR)
-    print(f"[reproduce] report: {Path(args.out) / 'report.html'}", file=sys.stderr)
-    headline = results["headline"]
-    print(json.dumps(headline) if args.json else json.dumps(headline, indent=2))
-
-
-def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add `t2ialign reproduce` to the CLI's subparsers."""
-    p = subparsers.add_parser("reproduce", help="run the paper end to end on the toy world and write a report")
-    p.add_argument("--quick", action="store_true", help="the smaller run: at most 20 minutes on 2 CPU cores")
-    p.add_argument("--json", action="store_true", help="print the headline figures as JSON on the last line")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder (default: runs/reproduce/)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every stage")
-    p.add_argument("--clip", type=Path, help="toy CLIP folder (default: the shipped weights)")
-    p.add_argument("--generator", type=Path, help="base generator folder (default: the shipped weights)")
-    p.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        help="a named size (evaluation/presets.py); overrides --quick (smoke presets: tests)",
-    )
-    p.set_defaults(func=cmd_reproduce)
-    return p

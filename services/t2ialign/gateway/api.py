@@ -17,10 +17,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from t2ialign.gateway.config import GatewayConfig
-from t2ialign.reward.logic import ImageInput
 from t2ialign.serving import limits
 from t2ialign.serving.auth import ApiKeys
 from t2ialign.serving.errors import InvalidArgument, ServiceError
+from t2ialign.serving.requests import ImageInput
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 

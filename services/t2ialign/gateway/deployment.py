@@ -10,9 +10,9 @@ from ray.exceptions import RayTaskError
 
 from t2ialign.gateway.api import create_app
 from t2ialign.gateway.config import GatewayConfig
-from t2ialign.reward.logic import ImageInput
 from t2ialign.serving.auth import ApiKeys
 from t2ialign.serving.errors import ServiceError, Unavailable
+from t2ialign.serving.requests import ImageInput
 
 
 async def _call(handle: Any, method: str, *args: Any) -> Any:

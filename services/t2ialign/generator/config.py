@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from t2ialign.paths import DEFAULT_GENERATOR
-from t2ialign.reward.config import DEFAULT_STORE
+from t2ialign.serving.storage import DEFAULT_STORE
 
 
 class GeneratorServiceConfig(BaseModel, extra="forbid"):

@@ -10,15 +10,13 @@ import threading
 import time
 from typing import Any
 
-import numpy as np
 from ray import serve
 from starlette.responses import JSONResponse
 
 from t2ialign.generator.config import GeneratorServiceConfig
-from t2ialign.generator.logic import Generator, select, validate_params
+from t2ialign.generator.logic import Generator
 from t2ialign.serving.auth import ApiKeys, metadata_authorization
-from t2ialign.serving.errors import ServiceError, Unavailable
-from t2ialign.serving.grpc_errors import set_error
+from t2ialign.serving.grpc_errors import grpc_method
 from t2ialign.v1 import common_pb2, generator_pb2
 
 log = logging.getLogger("t2ialign.generator")
@@ -46,6 +44,11 @@ class GeneratorDeployment:
             self._reward = serve.get_deployment_handle(self.cfg.reward_deployment, app_name=self.cfg.reward_app)
         return self._reward
 
+    def _score(self, images: Any, prompts: list[str]) -> Any:
+        """Score with the reward service (awaitable); the handle is looked up inside the call, so a failure there
+        is a scoring failure (UNAVAILABLE)."""
+        return self._reward_handle().score_arrays.remote(images, prompts)
+
     def _watch_pointer(self) -> None:
         """Optional: follow pointers/unet-serving, so every replica converges after a promotion."""
         while True:
@@ -62,27 +65,8 @@ class GeneratorDeployment:
 
     # In-cluster Python API (the gateway) --------------------------------------------------------------
     async def generate(self, request: dict[str, Any]) -> dict[str, Any]:
-        """1. validate, 2. generate n, 3. score with the reward service, 4. select, 5. store, 6. answer."""
-        params = validate_params(request, self.cfg)
-        images, served = await asyncio.to_thread(self.gen.generate_images, params)
-        try:
-            r = await self._reward_handle().score_arrays.remote(images, [params.prompt])
-        except ServiceError:
-            raise
-        except Exception as e:
-            raise Unavailable(f"the reward service failed to score ({type(e).__name__}: {e}); retry later") from e
-        scores, normalized = np.asarray(r["scores"]), np.asarray(r["normalized"])
-        keep = select(scores, normalized, params)
-        records = await asyncio.to_thread(
-            self.gen.store_images, images, keep, params, served, r["scores"], r["normalized"], r["reward_version"]
-        )
-        return {
-            "images": records,
-            "unet_version": served.version,
-            "reward_version": r["reward_version"],
-            "num_generated": len(images),
-            "seed": params.seed,
-        }
+        """A whole Generate call (Generator.generate); images are scored by the reward service."""
+        return await self.gen.generate(request, self._score)
 
     async def model_info(self) -> dict[str, Any]:
         return {**self.gen.model_info(), "replica_id": self.replica_id}
@@ -92,63 +76,54 @@ class GeneratorDeployment:
         return {**result, "replica_id": self.replica_id}
 
     # gRPC (t2ialign.v1.GeneratorService through the Serve gRPC proxy) --------------------------------
+    @grpc_method(generator_pb2.GenerateResponse)
     async def Generate(self, request: generator_pb2.GenerateRequest, grpc_context: Any = None) -> Any:
-        try:
-            self._auth(grpc_context, "user")
-            fields = {f.name: v for f, v in request.ListFields()}  # unset optional fields stay unset
-            fields["num_images"] = request.num_images
-            r = await self.generate(fields)
-            images = [
-                generator_pb2.GeneratedImage(
-                    image=common_pb2.ImageRef(key=x["key"], data=x["png"]),
-                    reward=x["reward"],
-                    normalized_reward=x["normalized_reward"],
-                    unet_version=x["unet_version"],
-                    index=x["index"],
-                )
-                for x in r["images"]
-            ]
-            return generator_pb2.GenerateResponse(
-                images=images,
-                unet_version=r["unet_version"],
-                reward_version=r["reward_version"],
-                num_generated=r["num_generated"],
-                seed=r["seed"],
+        self._auth(grpc_context, "user")
+        fields = {f.name: v for f, v in request.ListFields()}  # unset optional fields stay unset
+        fields["num_images"] = request.num_images
+        r = await self.generate(fields)
+        images = [
+            generator_pb2.GeneratedImage(
+                image=common_pb2.ImageRef(key=x["key"], data=x["png"]),
+                reward=x["reward"],
+                normalized_reward=x["normalized_reward"],
+                unet_version=x["unet_version"],
+                index=x["index"],
             )
-        except Exception as e:
-            set_error(grpc_context, e)
-            return generator_pb2.GenerateResponse()
+            for x in r["images"]
+        ]
+        return generator_pb2.GenerateResponse(
+            images=images,
+            unet_version=r["unet_version"],
+            reward_version=r["reward_version"],
+            num_generated=r["num_generated"],
+            seed=r["seed"],
+        )
 
+    @grpc_method(generator_pb2.ModelInfoResponse)
     async def ModelInfo(self, request: generator_pb2.ModelInfoRequest, grpc_context: Any = None) -> Any:
-        try:
-            self._auth(grpc_context, "user")
-            info = await self.model_info()
-            return generator_pb2.ModelInfoResponse(
-                backend=info["backend"],
-                unet=_version_pb(info["unet"]),
-                resolution=info["resolution"],
-                last_load_error=info["last_load_error"],
-                replica_id=info["replica_id"],
-            )
-        except Exception as e:
-            set_error(grpc_context, e)
-            return generator_pb2.ModelInfoResponse()
+        self._auth(grpc_context, "user")
+        info = await self.model_info()
+        return generator_pb2.ModelInfoResponse(
+            backend=info["backend"],
+            unet=_version_pb(info["unet"]),
+            resolution=info["resolution"],
+            last_load_error=info["last_load_error"],
+            replica_id=info["replica_id"],
+        )
 
+    @grpc_method(generator_pb2.LoadUnetResponse)
     async def LoadUnet(self, request: generator_pb2.LoadUnetRequest, grpc_context: Any = None) -> Any:
-        try:
-            self._auth(grpc_context, "admin")
-            r = await self.load_unet(request.version, request.prefix)
-            return generator_pb2.LoadUnetResponse(
-                swapped=r["swapped"],
-                serving=_version_pb(r["serving"]),
-                previous=_version_pb(r["previous"]),
-                error=r["error"],
-                load_seconds=r["load_seconds"],
-                replica_id=r["replica_id"],
-            )
-        except Exception as e:
-            set_error(grpc_context, e)
-            return generator_pb2.LoadUnetResponse()
+        self._auth(grpc_context, "admin")
+        r = await self.load_unet(request.version, request.prefix)
+        return generator_pb2.LoadUnetResponse(
+            swapped=r["swapped"],
+            serving=_version_pb(r["serving"]),
+            previous=_version_pb(r["previous"]),
+            error=r["error"],
+            load_seconds=r["load_seconds"],
+            replica_id=r["replica_id"],
+        )
 
     def _auth(self, grpc_context: Any, scope: str) -> None:
         metadata = grpc_context.invocation_metadata() if grpc_context else None

@@ -1,4 +1,6 @@
 """Generation without Ray: validation, seeded generation, serve-time reward filtering, storing, hot-swap.
+`Generator.generate` is a whole Generate call; its scorer is any async callable (the deployment passes the
+reward service's handle, tests pass a function).
 
 Serve-time filtering is the best-of-n rejection sampling Lee et al. 2023 compare against fine-tuning
 (section 4): generate n images, score each with r_phi, keep the best. The hot-swap follows docs/ARCHITECTURE.md:
@@ -8,6 +10,7 @@ took the old reference finish on it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import shutil
@@ -15,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,15 +27,17 @@ import numpy as np
 import torch
 
 from t2ialign.common.manifest import read_manifest
+from t2ialign.common.png import encode_png
 from t2ialign.generator.backends import GeneratorBackend, check_compatible, load_backend, load_unet_checkpoint
 from t2ialign.generator.config import GeneratorServiceConfig
-from t2ialign.reward.logic import check_prompt, top_k
 from t2ialign.serving import limits, storage
-from t2ialign.serving.errors import InvalidArgument, check
-from t2ialign.serving.images import encode_png
+from t2ialign.serving.errors import InvalidArgument, ServiceError, Unavailable, check
+from t2ialign.serving.requests import check_prompt, top_k
 from t2ialign.store import ObjectStore, download_folder, get_pointer, model_prefix, validate_id
 
 log = logging.getLogger("t2ialign.generator")
+# (images (N, H, W, 3) uint8, prompts) -> {"scores", "normalized", "reward_version"}: the reward service's score_arrays
+Scorer = Callable[[np.ndarray, list[str]], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,29 @@ class Generator:
         return self._served
 
     # Generation ---------------------------------------------------------------------------------------
+    async def generate(self, request: dict[str, Any], score: Scorer) -> dict[str, Any]:
+        """One Generate call: 1. validate, 2. generate n, 3. score, 4. select, 5. store, 6. answer.
+        Blocking steps run in worker threads, so the caller's event loop stays free."""
+        params = validate_params(request, self.cfg)
+        images, served = await asyncio.to_thread(self.generate_images, params)
+        try:
+            r = await score(images, [params.prompt])
+        except ServiceError:
+            raise
+        except Exception as e:
+            raise Unavailable(f"the reward service failed to score ({type(e).__name__}: {e}); retry later") from e
+        keep = select(np.asarray(r["scores"]), np.asarray(r["normalized"]), params)
+        records = await asyncio.to_thread(
+            self.store_images, images, keep, params, served, r["scores"], r["normalized"], r["reward_version"]
+        )
+        return {
+            "images": records,
+            "unet_version": served.version,
+            "reward_version": r["reward_version"],
+            "num_generated": len(images),
+            "seed": params.seed,
+        }
+
     def generate_images(self, params: GenerateParams) -> tuple[np.ndarray, Served]:
         """(n_generate, H, W, 3) uint8 and the Served snapshot that made them. Batches larger than
         max_images_per_forward are split; chunk c uses seed + c, so results depend only on the request."""

@@ -8,6 +8,9 @@ Weights load only from safetensors; nothing is downloaded.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,30 @@ def register_configs() -> None:
 def list_models() -> list[str]:
     register_configs()
     return open_clip.list_models()
+
+
+class _DropRandomInitWarning(logging.Filter):
+    """Drops open_clip's "No pretrained weights loaded for model '<name>'" record, and only that one."""
+
+    def __init__(self, model_name: str):
+        super().__init__()
+        self.message = f"No pretrained weights loaded for model '{model_name}'."
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "root" and record.getMessage().startswith(self.message))
+
+
+@contextmanager
+def weights_follow(model_name: str) -> Iterator[None]:
+    """Around `create_model(pretrained=None)` when weights are loaded right after: open_clip then warns (on the
+    root logger) that the model is initialized randomly, which is true only for the moment before loading."""
+    quiet = _DropRandomInitWarning(model_name)
+    root = logging.getLogger()
+    root.addFilter(quiet)
+    try:
+        yield
+    finally:
+        root.removeFilter(quiet)
 
 
 class ClipBackbone(torch.nn.Module):
@@ -115,7 +142,8 @@ class ClipBackbone(torch.nn.Module):
         name = meta["model_name"]
         if name not in open_clip.list_models():
             open_clip.factory._MODEL_CONFIGS[name] = meta["model_cfg"]
-        backbone = cls(name)
+        with weights_follow(name):
+            backbone = cls(name)
         backbone.model.load_state_dict(load_file(folder / WEIGHTS_FILE))
         return backbone.eval()
 
@@ -125,6 +153,7 @@ class ClipBackbone(torch.nn.Module):
         weights = Path(weights)
         if weights.suffix != ".safetensors":
             raise ValueError(f"{weights}: only .safetensors weights are loaded (never pickles)")
-        backbone = cls(model_name)
+        with weights_follow(model_name):
+            backbone = cls(model_name)
         backbone.model.load_state_dict(load_file(weights))
         return backbone.eval()

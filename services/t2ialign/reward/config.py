@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from t2ialign.paths import DEFAULT_CLIP, REPO_ROOT
-
-DEFAULT_STORE = str(REPO_ROOT / "data" / "store")  # the embedded local store (gitignored)
+from t2ialign.paths import DEFAULT_CLIP
+from t2ialign.serving.storage import DEFAULT_STORE
 
 
 class RewardServiceConfig(BaseModel, extra="forbid"):

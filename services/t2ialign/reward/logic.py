@@ -1,4 +1,4 @@
-"""Reward scoring without Ray: load the serving checkpoint, validate requests, score, rank.
+"""Reward scoring without Ray: load the serving checkpoint, decode and validate images, score.
 
 The reward model is r_phi(x, z) of Lee et al. 2023 (section 3.2), a frozen CLIP plus an MLP head
 (t2ialign.models.reward). Scores are raw r_phi; `normalized` uses the checkpoint's calibration statistics.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,36 +19,11 @@ from t2ialign.reward.config import RewardServiceConfig
 from t2ialign.serving import storage
 from t2ialign.serving.errors import InvalidArgument, check
 from t2ialign.serving.images import decode_image
-from t2ialign.serving.limits import MAX_PROMPT_CHARS, MAX_SCORE_IMAGES
+from t2ialign.serving.limits import MAX_SCORE_IMAGES
+from t2ialign.serving.requests import ImageInput
 from t2ialign.store import ObjectStore, get_pointer, model_prefix
 
 log = logging.getLogger("t2ialign.reward")
-
-
-@dataclass(frozen=True)
-class ImageInput:
-    """One input image: an object-store key or encoded bytes (exactly one)."""
-
-    key: str = ""
-    data: bytes = b""
-
-
-def check_prompt(prompt: object, what: str = "prompt") -> str:
-    if not isinstance(prompt, str):
-        raise InvalidArgument(f"{what} must be a string, got {type(prompt).__name__}")
-    check(bool(prompt.strip()), f"{what} is empty; give 1..{MAX_PROMPT_CHARS} characters of text")
-    check(
-        len(prompt) <= MAX_PROMPT_CHARS,
-        f"{what} has {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}. Shorten it.",
-    )
-    return prompt
-
-
-def check_prompts(prompts: list[str], n_images: int) -> list[str]:
-    """One prompt per image, or one prompt for all of them."""
-    check(len(prompts) in (1, n_images), f"got {len(prompts)} prompts for {n_images} images; send 1 or {n_images}")
-    prompts = [check_prompt(p, f"prompt {i}") for i, p in enumerate(prompts)]
-    return prompts * n_images if len(prompts) == 1 else prompts
 
 
 def load_reward_model(cfg: RewardServiceConfig, store: ObjectStore, work_dir: Path) -> RewardModel:
@@ -121,9 +95,3 @@ class RewardScorer:
         text = text[torch.from_numpy(inverse).to(text.device)]  # (B, D)
         raw = self.model(self.model.backbone.encode_images(images), text)  # (B,)
         return raw.float().cpu().numpy(), self.model.normalize(raw).float().cpu().numpy()
-
-
-def top_k(scores: np.ndarray, k: int) -> list[int]:
-    """Indices of the k highest scores, best first; ties keep the lower index (a stable sort)."""
-    order = np.argsort(-scores, kind="stable")
-    return [int(i) for i in order[: k if k > 0 else len(scores)]]

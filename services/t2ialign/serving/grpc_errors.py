@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 
 from t2ialign.serving.errors import ServiceError
 
 log = logging.getLogger("t2ialign.serving")
+Response = TypeVar("Response")
+Servicer = Callable[[Any, Any, Any], Awaitable[Response]]
 
 
 def set_error(context: Any, error: Exception) -> None:
@@ -23,3 +27,21 @@ def set_error(context: Any, error: Exception) -> None:
         code, details = grpc.StatusCode.INTERNAL, f"internal error ({type(error).__name__}); see the server log"
     context.set_code(code)
     context.set_details(details[:4096])
+
+
+def grpc_method(empty: Callable[[], Response]) -> Callable[[Servicer[Response]], Servicer[Response]]:
+    """Decorate an async servicer method `(self, request, grpc_context=None)`: any exception it raises sets
+    the call's status (`set_error`) and the method answers `empty()`, the response message with no fields."""
+
+    def decorate(method: Servicer[Response]) -> Servicer[Response]:
+        @functools.wraps(method)  # keeps the signature: Ray Serve passes grpc_context only if it is a parameter
+        async def servicer(self: Any, request: Any, grpc_context: Any = None) -> Response:
+            try:
+                return await method(self, request, grpc_context)
+            except Exception as e:
+                set_error(grpc_context, e)
+                return empty()
+
+        return servicer
+
+    return decorate

@@ -1,4 +1,4 @@
-"""Image codec for requests: PNG/JPEG bytes in, uint8 (H, W, 3) arrays out; PNG bytes for responses."""
+"""Images in requests: untrusted PNG/JPEG bytes in, checked, uint8 (H, W, 3) arrays out (PNG out: common/png.py)."""
 
 from __future__ import annotations
 
@@ -42,13 +42,6 @@ def decode_image(data: bytes, size: int | None = None, what: str = "image") -> n
     if size is not None and rgb.size != (size, size):
         rgb = rgb.resize((size, size), Image.Resampling.BICUBIC)
     return np.asarray(rgb, dtype=np.uint8)
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """(H, W, 3) uint8 -> PNG bytes (lossless; deterministic for the same pixels)."""
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:

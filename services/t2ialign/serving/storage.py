@@ -14,9 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from t2ialign.paths import REPO_ROOT
 from t2ialign.serving.errors import InvalidArgument, NotFound, ServiceError, Unavailable
 from t2ialign.store import KeyNotFoundError, ObjectStore, download_folder, image_key, open_store
 
+DEFAULT_STORE = str(REPO_ROOT / "data" / "store")  # the embedded local store (gitignored)
 STORE_SCHEME = "store:"
 T = TypeVar("T")
 

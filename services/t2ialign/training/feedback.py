@@ -17,14 +17,13 @@ feedback again is harmless: an existing object with identical content is accepte
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 
 import numpy as np
 from diffusers import UNet2DConditionModel
-from PIL import Image
 
+from t2ialign.common.png import decode_png, encode_png
 from t2ialign.models.toy_pipeline import ToyPipeline
 from t2ialign.store import KeyExistsError, ObjectStore, feedback_key, image_key, validate_id
 from t2ialign.toyworld.grammar import PromptSpec
@@ -193,16 +192,6 @@ def _put_once(store: ObjectStore, key: str, data: bytes, content_type: str, meta
         if store.get_bytes(key) != data:
             raise KeyExistsError(f"{key!r} already exists with different content; ids must be unique") from None
         return False
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.uint8)
 
 
 def label_record(round_id: str, image_id: str, rating: float, rater_id: str) -> dict[str, object]:

@@ -1,7 +1,6 @@
 """`t2ialign serve`: the reward, generator and gateway apps under a local Ray Serve (HTTP 8000, gRPC 9000),
 on the embedded defaults (local store, toy models). Equivalent to `serve run deploy/serve_local.yaml`.
-
-Wire into cli.py with `add_serve_parser(sub)`; heavy imports happen only when the command runs.
+Ray and the services are imported only when the command runs.
 """
 
 from __future__ import annotations
@@ -12,12 +11,17 @@ import secrets
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from t2ialign.cli.common import Subparsers
+from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR
+from t2ialign.serving.storage import DEFAULT_STORE
+
+if TYPE_CHECKING:
+    from t2ialign.serving.app import ServeArgs
 
 
-def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR
-    from t2ialign.reward.config import DEFAULT_STORE
-
+def register(sub: Subparsers) -> None:
     p = sub.add_parser("serve", help="run the reward, generator and gateway services locally (Ray Serve)")
     p.add_argument("--host", default="127.0.0.1", help="HTTP/gRPC listen address (0.0.0.0: every interface)")
     p.add_argument("--http-port", type=int, default=8000)
@@ -32,7 +36,6 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--address", default=None, help="join a running Ray cluster (default: start one here)")
     p.add_argument("--check", action="store_true", help="make one Score and one Generate call, then exit")
     p.set_defaults(func=cmd_serve)
-    return p
 
 
 def _api_keys() -> tuple[str, str] | None:
@@ -44,8 +47,7 @@ def _api_keys() -> tuple[str, str] | None:
     return user, admin
 
 
-def serve_args(args: argparse.Namespace):
-    from t2ialign.paths import DEFAULT_CLIP
+def serve_args(args: argparse.Namespace) -> ServeArgs:
     from t2ialign.serving.app import ServeArgs
 
     return ServeArgs.model_validate(
