@@ -34,16 +34,18 @@ def flat_eval_prompts(prompts_per_category: int, seed: int = 1234) -> tuple[list
     return prompts, splits
 
 
-def load_generator(model: str | Path = "base", device: str = "cpu") -> ToyPipeline:
-    """'base' -> the shipped toy pipeline; a pipeline folder; or a UNet folder swapped into the base pipeline."""
+def load_generator(model: str | Path = "base", device: str = "cpu", dtype: str | None = None) -> ToyPipeline:
+    """'base' -> the shipped toy pipeline; a pipeline folder; or a UNet folder swapped into the base pipeline.
+    `dtype` as in models/precision.py (None = the package default)."""
     if str(model) == "base":
-        return ToyPipeline.load(DEFAULT_GENERATOR, clip=DEFAULT_CLIP, device=device)
+        return ToyPipeline.load(DEFAULT_GENERATOR, clip=DEFAULT_CLIP, device=device, dtype=dtype)
     path = Path(model)
     if (path / "unet").is_dir():
-        return ToyPipeline.load(path, clip=DEFAULT_CLIP if not (path.parent / "clip").is_dir() else None, device=device)
+        clip = DEFAULT_CLIP if not (path.parent / "clip").is_dir() else None
+        return ToyPipeline.load(path, clip=clip, device=device, dtype=dtype)
     if (path / "config.json").is_file():
-        base = ToyPipeline.load(DEFAULT_GENERATOR, clip=DEFAULT_CLIP, device=device)
-        return ToyPipeline(load_unet(path, device), base.text_encoder, base.noise_config)
+        base = ToyPipeline.load(DEFAULT_GENERATOR, clip=DEFAULT_CLIP, device=device, dtype=dtype)
+        return base.with_unet(load_unet(path, device))
     raise FileNotFoundError(f"{model}: expected 'base', a pipeline folder (with unet/) or a UNet folder")
 
 

@@ -45,7 +45,7 @@ class ToyBackend:
         return self.pipe.resolution
 
     def with_unet(self, unet: UNet2DConditionModel) -> ToyBackend:
-        return ToyBackend(type(self.pipe)(unet, self.pipe.text_encoder, self.pipe.noise_config))
+        return ToyBackend(self.pipe.with_unet(unet))
 
     def __call__(
         self, prompt: str, num_images: int, seed: int, num_inference_steps: int, guidance_scale: float
@@ -59,27 +59,31 @@ class ToyBackend:
         )
 
 
-def _load_toy(folder: Path, clip: Path | None, device: str) -> GeneratorBackend:
+def _load_toy(folder: Path, clip: Path | None, device: str, dtype: str | None) -> GeneratorBackend:
     from t2ialign.models.toy_pipeline import ToyPipeline
 
-    return ToyBackend(ToyPipeline.load(folder, clip=clip, device=device))
+    return ToyBackend(ToyPipeline.load(folder, clip=clip, device=device, dtype=dtype))
 
 
-def _load_sd(folder: Path, clip: Path | None, device: str) -> GeneratorBackend:
+def _load_sd(folder: Path, clip: Path | None, device: str, dtype: str | None) -> GeneratorBackend:
     from t2ialign.models.sd_pipeline import StableDiffusionBackend
 
     if clip is not None:
         raise ValueError("the sd backend carries its own text encoder; leave `clip` unset")
-    return StableDiffusionBackend.load(folder, device=device)
+    return StableDiffusionBackend.load(folder, device=device, dtype=dtype)
 
 
-BACKENDS: dict[str, Callable[[Path, Path | None, str], GeneratorBackend]] = {"toy": _load_toy, "sd": _load_sd}
+Loader = Callable[[Path, Path | None, str, str | None], GeneratorBackend]
+BACKENDS: dict[str, Loader] = {"toy": _load_toy, "sd": _load_sd}
 
 
-def load_backend(name: str, folder: Path, clip: Path | None = None, device: str = "cpu") -> GeneratorBackend:
+def load_backend(
+    name: str, folder: Path, clip: Path | None = None, device: str = "cpu", dtype: str | None = None
+) -> GeneratorBackend:
+    """`dtype` as in models/precision.py (None = the package default)."""
     if name not in BACKENDS:
         raise ValueError(f"generator backend {name!r} not found; available: {', '.join(BACKENDS)}")
-    return BACKENDS[name](folder, clip, device)
+    return BACKENDS[name](folder, clip, device, dtype)
 
 
 def load_unet_checkpoint(folder: Path) -> UNet2DConditionModel:

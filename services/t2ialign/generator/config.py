@@ -25,4 +25,6 @@ class GeneratorServiceConfig(BaseModel, extra="forbid"):
     reward_app: str = "reward"  # Serve application and deployment that score images
     reward_deployment: str = "RewardDeployment"
     device: str = "auto"  # "auto": cuda when this replica was given a GPU (Scaling.num_gpus), else cpu
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = None  # models/precision.py; None = package
+    # default ($T2IALIGN_DTYPE). "auto": bf16 on a CPU with BF16 instructions or a GPU with bf16, else fp32
     torch_threads: int = Field(1, ge=1, le=64)  # intra-op threads per replica; replicas x threads <= cores

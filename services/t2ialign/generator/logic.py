@@ -133,7 +133,7 @@ class Generator:
         work = Path(tempfile.mkdtemp(prefix="t2ialign-generator-base-"))
         folder = storage.resolve_folder(store, cfg.model, work)
         clip = storage.resolve_folder(store, cfg.clip, work) if cfg.clip else None
-        backend = load_backend(cfg.backend, folder, clip, storage.resolve_device(cfg.device))
+        backend = load_backend(cfg.backend, folder, clip, storage.resolve_device(cfg.device), cfg.dtype)
         base_version = str(read_manifest(folder).get("version") or f"{cfg.backend}-base")
         gen = cls(Served(backend, base_version), store, cfg, cfg.backend)
         gen.sync_to_pointer()

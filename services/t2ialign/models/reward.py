@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from t2ialign.common.manifest import read_manifest, verify_manifest, write_manifest
 from t2ialign.models.clip import ClipBackbone
+from t2ialign.models.precision import Precision
 
 HEAD_FILE = "head.safetensors"
 CONFIG_FILE = "reward_config.json"
@@ -48,7 +49,10 @@ class RewardHead(torch.nn.Module):
 
 
 class RewardModel(torch.nn.Module):
-    """r_phi(x, z). `score` gives raw scores; `normalize` maps them with the calibration statistics."""
+    """r_phi(x, z). `score` gives raw scores; `normalize` maps them with the calibration statistics.
+
+    The frozen CLIP forward runs in `precision` (models/precision.py; default: the package's); the head in fp32.
+    """
 
     def __init__(
         self,
@@ -56,8 +60,10 @@ class RewardModel(torch.nn.Module):
         cfg: RewardConfig | None = None,
         version: str = "untrained",
         stats: dict[str, float] | None = None,
+        precision: Precision | None = None,
     ):
         super().__init__()
+        self.precision = precision or Precision.resolve(device=backbone.device)
         self.cfg = cfg or RewardConfig(backbone=backbone.model_name)
         self.backbone = backbone.eval().requires_grad_(False)
         self.head = RewardHead(backbone.embed_dim, self.cfg)
@@ -70,7 +76,19 @@ class RewardModel(torch.nn.Module):
         """Frozen CLIP embeddings: images (B, H, W, 3) uint8 or (B, 3, H, W) in [-1, 1]; prompts (B,)."""
         if len(images) != len(prompts):
             raise ValueError(f"got {len(images)} images but {len(prompts)} prompts")
-        return self.backbone.encode_images(images), self.backbone.encode_text(prompts)
+        return self.embed_images(images), self.embed_texts(prompts)
+
+    @torch.no_grad()
+    def embed_images(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Frozen CLIP image embeddings (B, D) in float32."""
+        with self.precision.autocast():
+            return self.backbone.encode_images(images).float()
+
+    @torch.no_grad()
+    def embed_texts(self, prompts: list[str]) -> torch.Tensor:
+        """Frozen CLIP text embeddings (B, D) in float32."""
+        with self.precision.autocast():
+            return self.backbone.encode_text(prompts).float()
 
     def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
         return self.head(image_emb, text_emb)
@@ -95,18 +113,22 @@ class RewardModel(torch.nn.Module):
         (folder / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(self.cfg), indent=2))
         if self.metrics and "metrics" not in metadata:
             metadata["metrics"] = self.metrics
+        metadata.setdefault("precision", self.precision.record())
         write_manifest(folder, kind="reward", version=self.version, normalization=self.stats, **metadata)
 
     @classmethod
-    def load(cls, folder: str | Path, backbone: ClipBackbone) -> RewardModel:
-        """Load a head saved by `save` onto an already-loaded frozen backbone (verified by sha256 first)."""
+    def load(cls, folder: str | Path, backbone: ClipBackbone, dtype: str | None = None) -> RewardModel:
+        """Load a head saved by `save` onto an already-loaded frozen backbone (verified by sha256 first);
+        `dtype` as in models/precision.py (None = the package default)."""
         folder = Path(folder)
         verify_manifest(folder)
         manifest = read_manifest(folder)
         cfg = RewardConfig(**json.loads((folder / CONFIG_FILE).read_text()))
         if cfg.backbone != backbone.model_name:
             raise ValueError(f"reward head {folder} was trained on {cfg.backbone!r}, not {backbone.model_name!r}")
-        model = cls(backbone, cfg, version=str(manifest.get("version", folder.name)), stats=manifest["normalization"])
+        version = str(manifest.get("version", folder.name))
+        precision = Precision.resolve(dtype, backbone.device)
+        model = cls(backbone, cfg, version=version, stats=manifest["normalization"], precision=precision)
         model.head.load_state_dict(load_file(folder / HEAD_FILE))
         model.metrics = manifest.get("metrics", {})
         return model.eval()

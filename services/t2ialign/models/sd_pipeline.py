@@ -19,6 +19,7 @@ import torch
 from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 
 from t2ialign.common.manifest import MANIFEST, verify_manifest, write_manifest
+from t2ialign.models.precision import Precision
 
 MAX_STEPS = 1000  # sanity bound on num_inference_steps
 
@@ -55,9 +56,11 @@ def offline_clip_tokenizer(folder: str | Path, model_max_length: int = 77):
 class StableDiffusionBackend:
     """Generate with `prompt`, `num_images`, `seed`, `num_inference_steps`, `guidance_scale` (diffusers names)."""
 
-    def __init__(self, pipe: StableDiffusionPipeline):
+    def __init__(self, pipe: StableDiffusionPipeline, precision: Precision | None = None):
+        """`precision` (models/precision.py; default: the package's) is the autocast dtype and UNet layout."""
         pipe.set_progress_bar_config(disable=True)
-        pipe.unet.eval().requires_grad_(False)
+        self.precision = precision or Precision.resolve(device=pipe.device)
+        self.precision.layout_module(pipe.unet.eval().requires_grad_(False))
         self.pipe = pipe
 
     @property
@@ -70,7 +73,8 @@ class StableDiffusionBackend:
 
     def with_unet(self, unet: UNet2DConditionModel) -> StableDiffusionBackend:
         """A new backend sharing every component but the UNet (cheap: no weights are copied)."""
-        return StableDiffusionBackend(StableDiffusionPipeline(**{**self.pipe.components, "unet": unet}))
+        pipe = StableDiffusionPipeline(**{**self.pipe.components, "unet": unet})
+        return StableDiffusionBackend(pipe, self.precision)
 
     @torch.no_grad()
     def __call__(
@@ -93,14 +97,15 @@ class StableDiffusionBackend:
             raise ValueError(f"guidance_scale must be a finite number in [0, 50], got {guidance_scale}")
         # 2. Seeded CPU generator, so the noise (and the images) do not depend on the device.
         gen = torch.Generator("cpu").manual_seed(int(seed))
-        out = self.pipe(
-            prompt,
-            num_images_per_prompt=num_images,
-            num_inference_steps=num_inference_steps,
-            guidance_scale=guidance_scale,
-            generator=gen,
-            output_type="np",
-        ).images  # (N, H, W, 3) float in [0, 1]
+        with self.precision.autocast():
+            out = self.pipe(
+                prompt,
+                num_images_per_prompt=num_images,
+                num_inference_steps=num_inference_steps,
+                guidance_scale=guidance_scale,
+                generator=gen,
+                output_type="np",
+            ).images  # (N, H, W, 3) float in [0, 1]
         return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
 
     # Checkpoint I/O (diffusers layout + sha256 manifest).
@@ -109,7 +114,7 @@ class StableDiffusionBackend:
         write_manifest(folder, kind="sd-generator", **metadata)
 
     @classmethod
-    def load(cls, folder: str | Path, device: str = "cpu") -> StableDiffusionBackend:
+    def load(cls, folder: str | Path, device: str = "cpu", dtype: str | None = None) -> StableDiffusionBackend:
         """Load a local diffusers folder (safetensors only); verified first when it carries a manifest."""
         folder = Path(folder)
         if (folder / MANIFEST).is_file():
@@ -117,7 +122,7 @@ class StableDiffusionBackend:
         pipe = StableDiffusionPipeline.from_pretrained(
             str(folder), use_safetensors=True, local_files_only=True, safety_checker=None, requires_safety_checker=False
         )
-        return cls(pipe.to(device))
+        return cls(pipe.to(device), Precision.resolve(dtype, device))
 
 
 def tiny_stable_diffusion(tokenizer_dir: str | Path, seed: int = 0) -> StableDiffusionBackend:

@@ -29,9 +29,11 @@ from diffusers import (
 
 from t2ialign.common.manifest import verify_manifest, write_manifest
 from t2ialign.models.clip import ClipBackbone
+from t2ialign.models.precision import Precision
 
 MAX_STEPS = 1000  # sanity bound on num_inference_steps
-SAMPLERS: tuple[str, ...] = ("euler-a", "dpm++", "ddim")  # fast stochastic (default), fast deterministic, reference
+# fast stochastic (default), fast deterministic, its stochastic (SDE) variant, deterministic reference
+SAMPLERS: tuple[str, ...] = ("euler-a", "dpm++", "dpm++-sde", "ddim")
 
 
 def toy_unet_config(cross_attention_dim: int, sample_size: int = 32, tiny: bool = False) -> dict:
@@ -93,13 +95,20 @@ class ToyPipeline:
     """Generate with `prompt`, `num_images`, `seed`, `num_inference_steps`, `guidance_scale`.
 
     The UNet is exposed as `.unet` for fine-tuning and hot-swapping; the text encoder stays frozen.
+    `precision` (models/precision.py; default: the package's) sets the dtype and layout of every forward.
     """
 
-    def __init__(self, unet: UNet2DConditionModel, text_encoder: ClipBackbone, noise_config: dict):
-        self.unet = unet.eval().requires_grad_(False)
+    def __init__(
+        self,
+        unet: UNet2DConditionModel,
+        text_encoder: ClipBackbone,
+        noise_config: dict,
+        precision: Precision | None = None,
+    ):
+        self.precision = precision or Precision.resolve(device=unet.device)
+        self.unet = self.precision.layout_module(unet.eval().requires_grad_(False))
         self.text_encoder = text_encoder.eval().requires_grad_(False)
         self.noise_config = dict(noise_config)
-        self._empty_states: torch.Tensor | None = None
 
     @property
     def device(self) -> torch.device:
@@ -116,7 +125,8 @@ class ToyPipeline:
 
     def sampler(self, kind: str | None = None):
         """A sampler built from the training schedule's config: "euler-a" (fast, stochastic), "dpm++" (fast,
-        deterministic) or "ddim" (deterministic reference); None means `default_sampler`.
+        deterministic), "dpm++-sde" (its SDE variant, stochastic) or "ddim" (deterministic reference); None means
+        `default_sampler`.
 
         All start at t=T ("trailing" spacing: DDIM's default "leading" starts at t=951 from pure noise and
         washes colors out). For an epsilon model on the cosine schedule alpha_bar(T) is ~0, so the first x0
@@ -135,9 +145,10 @@ class ToyPipeline:
         clip_x0 = self.noise_config.get("prediction_type", "epsilon") == "epsilon"
         if kind == "euler-a":
             return EulerAncestralDiscreteScheduler.from_config(self.noise_config, timestep_spacing="trailing")
-        if kind == "dpm++":
+        if kind in ("dpm++", "dpm++-sde"):
+            algorithm = "dpmsolver++" if kind == "dpm++" else "sde-dpmsolver++"
             return DPMSolverMultistepScheduler.from_config(
-                self.noise_config, algorithm_type="dpmsolver++", thresholding=clip_x0, sample_max_value=1.0
+                self.noise_config, algorithm_type=algorithm, thresholding=clip_x0, sample_max_value=1.0
             )
         if kind == "ddim":
             return DDIMScheduler.from_config(self.noise_config, timestep_spacing="trailing", clip_sample=clip_x0)
@@ -145,7 +156,9 @@ class ToyPipeline:
 
     @torch.no_grad()
     def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
-        return self.text_encoder.token_states(prompts)  # (B, L, W)
+        """Token states (B, L, W) in float32; the text tower runs in the pipeline's precision."""
+        with self.precision.autocast():
+            return self.text_encoder.token_states(prompts).float()
 
     @torch.no_grad()
     def __call__(
@@ -158,7 +171,8 @@ class ToyPipeline:
         sampler: str | None = None,
         unet: UNet2DConditionModel | None = None,
     ) -> np.ndarray:
-        """(len(prompts) * num_images, H, W, 3) uint8 images; the same arguments give the same images."""
+        """(len(prompts) * num_images, H, W, 3) uint8 images; the same arguments give the same images (on the
+        same machine and precision). A `unet` passed in is put in the pipeline's memory layout (in place)."""
         # 1. Check inputs.
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts or any(not p.strip() for p in prompts):
@@ -169,24 +183,24 @@ class ToyPipeline:
             raise ValueError(f"num_inference_steps must be in 1..{MAX_STEPS}, got {num_inference_steps}")
         if not np.isfinite(guidance_scale) or not 0 <= guidance_scale <= 50:
             raise ValueError(f"guidance_scale must be a finite number in [0, 50], got {guidance_scale}")
-        unet = unet or self.unet
-        # 2. Encode prompts; the empty prompt is the unconditional branch of classifier-free guidance.
-        prompts = [p for p in prompts for _ in range(num_images)]
-        cond = self.encode_prompts(prompts)
+        unet = self.precision.layout_module(unet or self.unet)
+        # 2. Encode each prompt once; the empty prompt is the unconditional branch of classifier-free guidance.
+        cond = self.encode_prompts(prompts).repeat_interleave(num_images, dim=0)
         uncond = self.encode_prompts([""]).expand_as(cond)
         # 3. Initial noise from the seed.
         gen = torch.Generator("cpu").manual_seed(int(seed))
         size = self.resolution
-        x = torch.randn((len(prompts), 3, size, size), generator=gen).to(self.device)
+        x = torch.randn((len(cond), 3, size, size), generator=gen).to(self.device)
         scheduler = self.sampler(sampler)
         scheduler.set_timesteps(num_inference_steps)
         x = x * scheduler.init_noise_sigma
         # 4. Denoise with classifier-free guidance: eps = eps_u + w (eps_c - eps_u).
         use_cfg = guidance_scale != 1.0
         for t in scheduler.timesteps:
-            model_in = scheduler.scale_model_input(torch.cat([x, x]) if use_cfg else x, t)
+            model_in = self.precision.layout(scheduler.scale_model_input(torch.cat([x, x]) if use_cfg else x, t))
             states = torch.cat([uncond, cond]) if use_cfg else cond
-            eps = unet(model_in, t, encoder_hidden_states=states).sample
+            with self.precision.autocast():
+                eps = unet(model_in, t, encoder_hidden_states=states).sample.float()
             if use_cfg:
                 eps_u, eps_c = eps.chunk(2)
                 eps = eps_u + guidance_scale * (eps_c - eps_u)
@@ -194,6 +208,10 @@ class ToyPipeline:
         return to_uint8(x)
 
     # Checkpoint I/O.
+    def with_unet(self, unet: UNet2DConditionModel) -> ToyPipeline:
+        """A sibling pipeline with another UNet, sharing the text encoder, schedule and precision."""
+        return ToyPipeline(unet, self.text_encoder, self.noise_config, self.precision)
+
     def save(self, folder: str | Path, unet: UNet2DConditionModel | None = None, **metadata: object) -> None:
         folder = Path(folder)
         (unet or self.unet).save_pretrained(folder / "unet", safe_serialization=True)
@@ -203,16 +221,21 @@ class ToyPipeline:
 
     @classmethod
     def load(
-        cls, folder: str | Path, clip: ClipBackbone | str | Path | None = None, device: str = "cpu"
+        cls,
+        folder: str | Path,
+        clip: ClipBackbone | str | Path | None = None,
+        device: str = "cpu",
+        dtype: str | None = None,
     ) -> ToyPipeline:
-        """Load a saved pipeline; `clip` is a loaded backbone or its folder (default: `<folder>/../clip`)."""
+        """Load a saved pipeline; `clip` is a loaded backbone or its folder (default: `<folder>/../clip`);
+        `dtype` as in models/precision.py (None = the package default)."""
         folder = Path(folder)
         verify_manifest(folder)
         unet = load_unet(folder / "unet", device)
         noise_config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
         if not isinstance(clip, ClipBackbone):
             clip = ClipBackbone.load(Path(clip) if clip else folder.parent / "clip")
-        return cls(unet, clip.to(device), noise_config)
+        return cls(unet, clip.to(device), noise_config, Precision.resolve(dtype, device))
 
 
 UNET_WEIGHTS = "diffusion_pytorch_model.safetensors"  # diffusers' weights file in a UNet folder

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from t2ialign.paths import DEFAULT_CLIP
@@ -16,4 +18,6 @@ class RewardServiceConfig(BaseModel, extra="forbid"):
     max_batch_size: int = Field(64, ge=1, le=1024)  # pairs per forward; larger amortises more, waits longer
     batch_wait_timeout_s: float = Field(0.005, ge=0, le=1)  # how long a batch waits to fill; adds tail latency
     device: str = "auto"  # "auto": cuda when this replica was given a GPU (Scaling.num_gpus), else cpu
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = None  # CLIP forward, models/precision.py;
+    # None = the package default ($T2IALIGN_DTYPE)
     torch_threads: int = Field(1, ge=1, le=64)  # intra-op threads per replica; replicas x threads <= cores

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from t2ialign.models.clip import ClipBackbone
+from t2ialign.models.precision import Precision
 from t2ialign.models.reward import RewardModel
 from t2ialign.reward.config import RewardServiceConfig
 from t2ialign.serving import storage
@@ -35,9 +36,10 @@ def load_reward_model(cfg: RewardServiceConfig, store: ObjectStore, work_dir: Pa
     if version is None:
         log.warning("pointer %r is unset; serving an untrained reward head (version 'untrained')", cfg.pointer)
         torch.manual_seed(cfg.head_seed)
-        return RewardModel(backbone).to(backbone.device).eval()
+        precision = Precision.resolve(cfg.dtype, backbone.device)
+        return RewardModel(backbone, precision=precision).to(backbone.device).eval()
     folder = storage.resolve_folder(store, storage.STORE_SCHEME + model_prefix("reward", version), work_dir)
-    return RewardModel.load(folder, backbone).to(backbone.device)
+    return RewardModel.load(folder, backbone, cfg.dtype).to(backbone.device)
 
 
 class RewardScorer:
@@ -91,7 +93,7 @@ class RewardScorer:
         Same as RewardModel.score, but each distinct prompt of the batch is encoded once (a batch usually
         holds many images of few prompts: best-of-n, ranking)."""
         unique, inverse = np.unique(np.asarray(prompts, dtype=object), return_inverse=True)
-        text = self.model.backbone.encode_text([str(p) for p in unique])
+        text = self.model.embed_texts([str(p) for p in unique])
         text = text[torch.from_numpy(inverse).to(text.device)]  # (B, D)
-        raw = self.model(self.model.backbone.encode_images(images), text)  # (B,)
+        raw = self.model(self.model.embed_images(images), text)  # (B,)
         return raw.float().cpu().numpy(), self.model.normalize(raw).float().cpu().numpy()

@@ -96,9 +96,13 @@ class FeedbackSet:
         )
 
 
-def image_id(unet_version: str, prompt: str, seed: int, sample_index: int, steps: int, guidance: float) -> str:
-    """Deterministic id of one generated image: the same recipe gives the same id (idempotent writes)."""
+def image_id(
+    unet_version: str, prompt: str, seed: int, sample_index: int, steps: int, guidance: float, dtype: str = "float32"
+) -> str:
+    """Deterministic id of one generated image: the same recipe gives the same id (idempotent writes).
+    A reduced compute dtype draws other pixels, so it is part of the recipe (float32 ids are as before)."""
     key = f"{unet_version}|{prompt}|{seed}|{sample_index}|{steps}|{guidance:g}"
+    key += "" if dtype == "float32" else f"|{dtype}"
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
@@ -141,6 +145,7 @@ def collect_feedback(
         raise ValueError(f"images_per_prompt must be in 1..4096, got {images_per_prompt}")
     # 2. Generate and rate, prompt by prompt.
     images, texts, labels, ids, meta = [], [], [], [], []
+    dtype = pipe.precision.name
     iterator = enumerate(prompts)
     if progress:
         from tqdm import tqdm
@@ -161,7 +166,7 @@ def collect_feedback(
             images.append(img)
             texts.append(spec.text)
             labels.append(y)
-            ids.append(image_id(unet_version, spec.text, s, k, num_inference_steps, guidance_scale))
+            ids.append(image_id(unet_version, spec.text, s, k, num_inference_steps, guidance_scale, dtype))
             meta.append(
                 {
                     "prompt": spec.text,
@@ -172,6 +177,7 @@ def collect_feedback(
                     "round": round_id,
                     "num-inference-steps": str(num_inference_steps),
                     "guidance-scale": f"{guidance_scale:g}",
+                    "dtype": dtype,
                 }
             )
             if raters is not None:

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from t2ialign.models.clip import ClipBackbone
+from t2ialign.models.precision import Precision
 from t2ialign.models.reward import RewardConfig, RewardModel
 from t2ialign.toyworld.grammar import ATTRIBUTES, SEEN_OBJECTS, max_count, parse_prompt, perturb
 
@@ -92,17 +93,25 @@ def perturbed_candidates(
 
 
 @torch.no_grad()
-def embed_images(backbone: ClipBackbone, images: np.ndarray, batch_size: int = 256) -> torch.Tensor:
-    """Frozen CLIP image embeddings, (N, D)."""
+def embed_images(
+    backbone: ClipBackbone, images: np.ndarray, batch_size: int = 256, precision: Precision | None = None
+) -> torch.Tensor:
+    """Frozen CLIP image embeddings, (N, D) float32; the forward runs in `precision` (default: the package's)."""
     backbone.eval()
-    return torch.cat([backbone.encode_images(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+    with (precision or Precision.resolve(device=backbone.device)).autocast():
+        out = [backbone.encode_images(images[i : i + batch_size]).float() for i in range(0, len(images), batch_size)]
+    return torch.cat(out)
 
 
 @torch.no_grad()
-def embed_texts(backbone: ClipBackbone, texts: list[str], batch_size: int = 512) -> torch.Tensor:
-    """Frozen CLIP text embeddings, (N, D)."""
+def embed_texts(
+    backbone: ClipBackbone, texts: list[str], batch_size: int = 512, precision: Precision | None = None
+) -> torch.Tensor:
+    """Frozen CLIP text embeddings, (N, D) float32; the forward runs in `precision` (default: the package's)."""
     backbone.eval()
-    return torch.cat([backbone.encode_text(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)])
+    with (precision or Precision.resolve(device=backbone.device)).autocast():
+        out = [backbone.encode_text(texts[i : i + batch_size]).float() for i in range(0, len(texts), batch_size)]
+    return torch.cat(out)
 
 
 @torch.no_grad()
