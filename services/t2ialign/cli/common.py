@@ -6,12 +6,8 @@ import argparse
 import json
 
 Subparsers = argparse._SubParsersAction  # what each command module's register() receives
-SAMPLERS = (
-    "euler-a",
-    "dpm++",
-    "dpm++-sde",
-    "ddim",
-)  # models.toy_pipeline.SAMPLERS, named here to keep torch out of startup
+# models.toy_pipeline.SAMPLERS, named here to keep torch out of startup
+SAMPLERS = ("euler-a", "dpm++", "dpm++-sde", "ddim")
 
 
 def limit_threads() -> None:
