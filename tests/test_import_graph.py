@@ -1,4 +1,4 @@
-"""The import rules of STYLE.md, checked on the source (ast) and in a fresh interpreter:
+"""The import rules of docs/ARCHITECTURE.md, checked on the source (ast) and in a fresh interpreter:
 
 - no service package imports another service package (each deploys on its own, on its own hardware);
 - ML code (toyworld, models, training, evaluation) imports no serving code;
