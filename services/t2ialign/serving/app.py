@@ -1,14 +1,19 @@
 """Typed Ray Serve application builders (Ray Serve's pattern: pydantic args in, Application out) and the
-local launcher behind `t2ialign serve`. deploy/serve_local.yaml names the same builders with the same args.
+local launcher behind `t2ialign serve`.
 
+APPLICATIONS is the one list of Serve applications: `t2ialign serve` starts it, and serving/serve_config.py
+writes it out as deploy/serve_local.yaml and as the Helm chart's helm/t2ialign/files/applications.yaml.
 Three applications, one per service: `reward` (gRPC RewardService), `generator` (gRPC GeneratorService) and
 `gateway` (HTTP ingress at /). The gRPC proxy routes by the `application` metadata key of each call.
+Adding an application: one AppSpec below and its field in ServeArgs, then
+`python -m t2ialign.serving.serve_config --write` (tests fail until the written files match).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from ray import serve
@@ -20,18 +25,22 @@ from t2ialign.generator.config import GeneratorServiceConfig
 from t2ialign.reward.config import RewardServiceConfig
 from t2ialign.serving.limits import GRPC_MAX_MESSAGE_BYTES
 
-GRPC_SERVICER_FUNCTIONS = [
-    "t2ialign.v1.reward_pb2_grpc.add_RewardServiceServicer_to_server",
-    "t2ialign.v1.generator_pb2_grpc.add_GeneratorServiceServicer_to_server",
-]
 GRPC_MESSAGE_ENV = "RAY_SERVE_GRPC_MAX_MESSAGE_SIZE"  # read by the Serve gRPC proxy when it starts
-ROUTES = {"reward": "/reward", "generator": "/generator", "gateway": "/"}  # gRPC routing needs a route too
+
+
+class Autoscaling(BaseModel, extra="forbid"):
+    """Ray Serve's request-based autoscaling (a subset of ray.serve.config.AutoscalingConfig)."""
+
+    min_replicas: int = Field(1, ge=0)  # 0 lets an idle application scale to zero (the next call waits)
+    max_replicas: int = Field(4, ge=1)
+    target_ongoing_requests: float = Field(2, gt=0)  # per replica; above it Serve adds replicas
 
 
 class Scaling(BaseModel, extra="forbid"):
     num_replicas: int = Field(1, ge=1)  # replicas of the deployment (each loads its own model copy)
     num_cpus: float = Field(1, ge=0)  # CPUs reserved per replica (Ray scheduling, not a thread limit)
     num_gpus: float = Field(0, ge=0)  # GPUs per replica; the models move to "cuda" only if given one
+    autoscaling: Autoscaling | None = None  # set: replicas follow load between its bounds; num_replicas unused
 
 
 class RewardAppArgs(BaseModel, extra="forbid"):
@@ -50,7 +59,10 @@ class GatewayAppArgs(BaseModel, extra="forbid"):
 
 
 def _options(s: Scaling) -> dict[str, Any]:
-    return {"num_replicas": s.num_replicas, "ray_actor_options": {"num_cpus": s.num_cpus, "num_gpus": s.num_gpus}}
+    options: dict[str, Any] = {"ray_actor_options": {"num_cpus": s.num_cpus, "num_gpus": s.num_gpus}}
+    if s.autoscaling is None:
+        return options | {"num_replicas": s.num_replicas}
+    return options | {"num_replicas": "auto", "autoscaling_config": s.autoscaling.model_dump()}
 
 
 def build_reward_app(args: RewardAppArgs) -> Application:
@@ -74,8 +86,40 @@ def build_gateway_app(args: GatewayAppArgs) -> Application:
     return GatewayDeployment.options(**_options(args.scaling)).bind(args.config.model_dump())
 
 
+@dataclass(frozen=True)
+class AppSpec:
+    """One Serve application: its name (also ServeArgs' field and the gRPC `application` metadata value)."""
+
+    name: str
+    route_prefix: str  # HTTP route; gRPC-only applications need one too, and answer 404 over HTTP
+    builder: str  # import path of the builder, module:function
+    grpc_servicer: str | None  # add_*Servicer_to_server registered on the Serve gRPC proxy, if any
+    summary: str  # one line for config comments and `t2ialign serve`'s output
+
+
+APPLICATIONS: tuple[AppSpec, ...] = (
+    AppSpec(
+        "reward",
+        "/reward",
+        "t2ialign.serving.app:build_reward_app",
+        "t2ialign.v1.reward_pb2_grpc.add_RewardServiceServicer_to_server",
+        "gRPC RewardService (metadata application=reward); HTTP here answers 404",
+    ),
+    AppSpec(
+        "generator",
+        "/generator",
+        "t2ialign.serving.app:build_generator_app",
+        "t2ialign.v1.generator_pb2_grpc.add_GeneratorServiceServicer_to_server",
+        "gRPC GeneratorService (metadata application=generator)",
+    ),
+    AppSpec("gateway", "/", "t2ialign.serving.app:build_gateway_app", None, "REST /v1/*, /docs, /healthz"),
+)
+ROUTES = {a.name: a.route_prefix for a in APPLICATIONS}
+GRPC_SERVICER_FUNCTIONS = [a.grpc_servicer for a in APPLICATIONS if a.grpc_servicer]
+
+
 class ServeArgs(BaseModel, extra="forbid"):
-    """Everything `t2ialign serve` starts: three apps plus the proxies."""
+    """Everything `t2ialign serve` starts: one field per application in APPLICATIONS, plus the proxies."""
 
     reward: RewardAppArgs = RewardAppArgs()
     generator: GeneratorAppArgs = GeneratorAppArgs()
@@ -83,6 +127,7 @@ class ServeArgs(BaseModel, extra="forbid"):
     http_host: str = "127.0.0.1"  # 0.0.0.0 to listen on every interface
     http_port: int = 8000
     grpc_port: int = 9000
+    proxy_location: Literal["HeadOnly", "EveryNode"] = "HeadOnly"  # EveryNode: a proxy on each node (cluster)
 
 
 def set_grpc_message_limit() -> None:
@@ -90,18 +135,25 @@ def set_grpc_message_limit() -> None:
     os.environ.setdefault(GRPC_MESSAGE_ENV, str(GRPC_MAX_MESSAGE_BYTES))
 
 
+def _builder(spec: AppSpec):
+    import importlib
+
+    module, _, function = spec.builder.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
 def start_all(args: ServeArgs) -> dict[str, str]:
-    """Start Serve (HTTP + gRPC proxies) and deploy the three apps; returns the endpoints. Ray must be up."""
+    """Start Serve (HTTP + gRPC proxies) and deploy every application; returns the endpoints. Ray must be up."""
     serve.start(
+        proxy_location=args.proxy_location,
         http_options={"host": args.http_host, "port": args.http_port},
         grpc_options=gRPCOptions(port=args.grpc_port, grpc_servicer_functions=GRPC_SERVICER_FUNCTIONS),
     )
-    apps = {
-        "reward": build_reward_app(args.reward),
-        "generator": build_generator_app(args.generator),
-        "gateway": build_gateway_app(args.gateway),
-    }
-    serve.run_many([serve.RunTarget(app, name=name, route_prefix=ROUTES[name]) for name, app in apps.items()])
+    targets = [
+        serve.RunTarget(_builder(a)(getattr(args, a.name)), name=a.name, route_prefix=a.route_prefix)
+        for a in APPLICATIONS
+    ]
+    serve.run_many(targets)
     return endpoints(args)
 
 
