@@ -283,3 +283,8 @@ def test_notes_say_how_to_call_the_api() -> None:
     assert f"svc/{FULLNAME}-serve-svc 8000 9000" in text
     assert "/v1/generate" in text and "GeneratorService/Generate" in text
     assert "Applications: reward, generator, gateway" in text
+
+
+def test_ray_pods_run_as_the_images_non_root_user() -> None:
+    for group, template in ray_pod_templates(one(render(SCENARIOS["gpu_workers"]), "RayService")).items():
+        assert template["spec"]["securityContext"]["runAsNonRoot"] is True, group
