@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +289,25 @@ def test_notes_say_how_to_call_the_api() -> None:
 def test_ray_pods_run_as_the_images_non_root_user() -> None:
     for group, template in ray_pod_templates(one(render(SCENARIOS["gpu_workers"]), "RayService")).items():
         assert template["spec"]["securityContext"]["runAsNonRoot"] is True, group
+
+
+def test_values_yaml_comments_every_field() -> None:
+    """Each key has a comment right above it, unless it lies inside a field whose `# --` comment covers it."""
+    uncommented = []
+    covered_below: list[int] = []  # indents of commented fields, whose contents need no comment of their own
+    comment = ""  # the first line of the comment block right above the current line, if any
+    for number, line in enumerate((CHART / "values.yaml").read_text().splitlines(), 1):
+        text = line.strip()
+        key = re.match(r"^(\s*)[A-Za-z][\w.\-/]*:", line)
+        if key:
+            indent = len(key.group(1))
+            covered_below = [i for i in covered_below if i < indent]
+            if comment.startswith("# --"):  # a field's comment: it covers what the field holds
+                covered_below.append(indent)
+            elif not comment and not covered_below:  # a section's plain comment covers only the section key
+                uncommented.append(f"{number}: {text}")
+        if text.startswith("#"):
+            comment = comment or text
+        elif text:
+            comment = ""
+    assert not uncommented, uncommented
