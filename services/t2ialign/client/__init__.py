@@ -12,13 +12,13 @@ Errors raise ClientError with the gRPC code name (e.g. INVALID_ARGUMENT) and the
 from __future__ import annotations
 
 import base64
-import io
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from t2ialign.common.png import encode_png
 from t2ialign.serving.limits import GRPC_MAX_MESSAGE_BYTES
 
 API_KEY_ENV = "T2IALIGN_API_KEY"  # the caller's key, used when api_key is not given
@@ -40,11 +40,9 @@ def to_image_bytes(image: ImageLike) -> bytes:
     from PIL import Image
 
     if isinstance(image, np.ndarray):
-        image = Image.fromarray(np.asarray(image, dtype=np.uint8))
+        return encode_png(np.asarray(image, dtype=np.uint8))
     if isinstance(image, Image.Image):
-        buf = io.BytesIO()
-        image.save(buf, format="PNG")
-        return buf.getvalue()
+        return encode_png(image)
     raise TypeError(f"cannot send {type(image).__name__} as an image; give bytes, a path, an array or a PIL image")
 
 

@@ -12,10 +12,10 @@ import numpy as np
 from PIL import Image
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    """(H, W, 3) uint8 -> PNG bytes (lossless; deterministic for the same pixels)."""
+def encode_png(image: np.ndarray | Image.Image) -> bytes:
+    """(H, W, 3) uint8 (or a PIL image) -> PNG bytes (lossless; deterministic for the same pixels)."""
     buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
+    (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(buf, format="PNG")
     return buf.getvalue()
 
 

@@ -58,7 +58,9 @@ class GenerateBody(BaseModel):
     seed: int = Field(0, description="Seed of the initial noise, 0..2^63-1; same request + seed = same images")
     num_inference_steps: int | None = Field(None, description=f"1..{limits.MAX_INFERENCE_STEPS}; null = default")
     guidance_scale: float | None = Field(None, description="Classifier-free guidance, finite, 0..50; null = default")
-    best_of_n: int = Field(0, description=f"Generate n, keep the num_images best by reward; 0 = off, ..{64}")
+    best_of_n: int = Field(
+        0, description=f"Generate n, keep the num_images best by reward; 0 = off, ..{limits.MAX_BEST_OF_N}"
+    )
     min_reward: float | None = Field(None, description="Drop images whose normalized reward is below this")
     return_images: bool = Field(False, description="Include base64 PNG bytes in the response")
     round: str | None = Field(None, description="Object-store folder images/<round>/; null = 'serve'")

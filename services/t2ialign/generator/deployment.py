@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 
 from t2ialign.generator.config import GeneratorServiceConfig
 from t2ialign.generator.logic import Generator
-from t2ialign.serving.auth import ApiKeys, metadata_authorization
+from t2ialign.serving.auth import ApiKeys
 from t2ialign.serving.grpc_errors import grpc_method
 from t2ialign.v1 import common_pb2, generator_pb2
 
@@ -78,7 +78,6 @@ class GeneratorDeployment:
     # gRPC (t2ialign.v1.GeneratorService through the Serve gRPC proxy) --------------------------------
     @grpc_method(generator_pb2.GenerateResponse)
     async def Generate(self, request: generator_pb2.GenerateRequest, grpc_context: Any = None) -> Any:
-        self._auth(grpc_context, "user")
         fields = {f.name: v for f, v in request.ListFields()}  # unset optional fields stay unset
         fields["num_images"] = request.num_images
         r = await self.generate(fields)
@@ -102,7 +101,6 @@ class GeneratorDeployment:
 
     @grpc_method(generator_pb2.ModelInfoResponse)
     async def ModelInfo(self, request: generator_pb2.ModelInfoRequest, grpc_context: Any = None) -> Any:
-        self._auth(grpc_context, "user")
         info = await self.model_info()
         return generator_pb2.ModelInfoResponse(
             backend=info["backend"],
@@ -112,9 +110,8 @@ class GeneratorDeployment:
             replica_id=info["replica_id"],
         )
 
-    @grpc_method(generator_pb2.LoadUnetResponse)
+    @grpc_method(generator_pb2.LoadUnetResponse, scope="admin")
     async def LoadUnet(self, request: generator_pb2.LoadUnetRequest, grpc_context: Any = None) -> Any:
-        self._auth(grpc_context, "admin")
         r = await self.load_unet(request.version, request.prefix)
         return generator_pb2.LoadUnetResponse(
             swapped=r["swapped"],
@@ -124,7 +121,3 @@ class GeneratorDeployment:
             load_seconds=r["load_seconds"],
             replica_id=r["replica_id"],
         )
-
-    def _auth(self, grpc_context: Any, scope: str) -> None:
-        metadata = grpc_context.invocation_metadata() if grpc_context else None
-        self.api_keys.check(metadata_authorization(metadata), scope)

@@ -31,9 +31,9 @@ from t2ialign.common.png import encode_png
 from t2ialign.generator.backends import GeneratorBackend, check_compatible, load_backend, load_unet_checkpoint
 from t2ialign.generator.config import GeneratorServiceConfig
 from t2ialign.serving import limits, storage
-from t2ialign.serving.errors import InvalidArgument, ServiceError, Unavailable, check
-from t2ialign.serving.requests import check_prompt, top_k
-from t2ialign.store import ObjectStore, download_folder, get_pointer, model_prefix, validate_id
+from t2ialign.serving.errors import ServiceError, Unavailable, check
+from t2ialign.serving.requests import check_id, check_prompt, top_k
+from t2ialign.store import ObjectStore, download_folder, get_pointer, model_prefix
 
 log = logging.getLogger("t2ialign.generator")
 # (images (N, H, W, 3) uint8, prompts) -> {"scores", "normalized", "reward_version"}: the reward service's score_arrays
@@ -94,11 +94,7 @@ def validate_params(p: dict[str, Any], cfg: GeneratorServiceConfig) -> GenerateP
     if min_reward is not None:
         min_reward = float(min_reward)
         check(math.isfinite(min_reward), f"min_reward={min_reward}; use a finite number or leave it unset")
-    round_id = p.get("round") or cfg.round
-    try:
-        validate_id(round_id, "round")
-    except ValueError as e:
-        raise InvalidArgument(str(e)) from e
+    round_id = check_id(p.get("round") or cfg.round, "round")
     check(len(round_id) <= 64, f"round has {len(round_id)} characters; the limit is 64")
     return GenerateParams(prompt, n, seed, steps, w, best_of_n, min_reward, bool(p.get("return_images")), round_id)
 
@@ -228,11 +224,8 @@ class Generator:
 
         On any failure the old version keeps serving and the error is returned (and kept for ModelInfo).
         """
-        try:
-            validate_id(version, "version")
-            prefix = prefix or model_prefix("unet", version)
-        except ValueError as e:
-            raise InvalidArgument(str(e)) from e
+        version = check_id(version, "version")
+        prefix = prefix or model_prefix("unet", version)
         with self._load_lock:
             previous, t0 = self._served, time.perf_counter()
             dest = self._work_dir / f"{version}-{uuid.uuid4().hex[:8]}"

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 
 from t2ialign.reward.config import RewardServiceConfig
 from t2ialign.reward.logic import RewardScorer
-from t2ialign.serving.auth import ApiKeys, metadata_authorization
+from t2ialign.serving.auth import ApiKeys
 from t2ialign.serving.errors import check
 from t2ialign.serving.grpc_errors import grpc_method
 from t2ialign.serving.images import resize_images
@@ -103,7 +103,6 @@ class RewardDeployment:
     # gRPC (t2ialign.v1.RewardService through the Serve gRPC proxy) ---------------------------------
     @grpc_method(reward_pb2.ScoreResponse)
     async def Score(self, request: reward_pb2.ScoreRequest, grpc_context: Any = None) -> reward_pb2.ScoreResponse:
-        self._auth(grpc_context)
         r = await self.score_inputs(list(request.prompts), [ImageInput(i.key, i.data) for i in request.images])
         return reward_pb2.ScoreResponse(
             scores=r["scores"], normalized=r["normalized"], reward_version=r["reward_version"]
@@ -111,11 +110,7 @@ class RewardDeployment:
 
     @grpc_method(reward_pb2.RankResponse)
     async def Rank(self, request: reward_pb2.RankRequest, grpc_context: Any = None) -> reward_pb2.RankResponse:
-        self._auth(grpc_context)
         images = [ImageInput(i.key, i.data) for i in request.images]
         r = await self.rank_inputs(request.prompt, images, int(request.k))
         ranked = [reward_pb2.RankedImage(**x) for x in r["ranked"]]
         return reward_pb2.RankResponse(ranked=ranked, reward_version=r["reward_version"])
-
-    def _auth(self, grpc_context: Any) -> None:
-        self.api_keys.check(metadata_authorization(grpc_context.invocation_metadata() if grpc_context else None))

@@ -1,4 +1,5 @@
-"""Translate ServiceError to a gRPC status on a servicer context (plain grpc or Ray Serve's gRPC context)."""
+"""gRPC servicer methods: the API-key check and ServiceError -> gRPC status, on a servicer context (plain grpc or
+Ray Serve's gRPC context), as one decorator."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from typing import Any, TypeVar
 
 import grpc
 
+from t2ialign.serving.auth import metadata_authorization
 from t2ialign.serving.errors import ServiceError
 
 log = logging.getLogger("t2ialign.serving")
 Response = TypeVar("Response")
-Servicer = Callable[[Any, Any, Any], Awaitable[Response]]
+Servicer = Callable[[Any, Any, Any], Awaitable[Any]]  # async (self, request, grpc_context) -> response
 
 
 def set_error(context: Any, error: Exception) -> None:
@@ -29,14 +31,17 @@ def set_error(context: Any, error: Exception) -> None:
     context.set_details(details[:4096])
 
 
-def grpc_method(empty: Callable[[], Response]) -> Callable[[Servicer[Response]], Servicer[Response]]:
-    """Decorate an async servicer method `(self, request, grpc_context=None)`: any exception it raises sets
-    the call's status (`set_error`) and the method answers `empty()`, the response message with no fields."""
+def grpc_method(empty: Callable[[], Response], scope: str = "user") -> Callable[[Servicer], Servicer]:
+    """Decorate an async servicer method `(self, request, grpc_context=None)` of a class with `api_keys`
+    (serving.auth.ApiKeys): the caller's key must grant `scope`; any exception sets the call's status
+    (`set_error`) and the method answers `empty()`, the response message with no fields."""
 
-    def decorate(method: Servicer[Response]) -> Servicer[Response]:
+    def decorate(method: Servicer) -> Servicer:
         @functools.wraps(method)  # keeps the signature: Ray Serve passes grpc_context only if it is a parameter
         async def servicer(self: Any, request: Any, grpc_context: Any = None) -> Response:
             try:
+                metadata = grpc_context.invocation_metadata() if grpc_context else None
+                self.api_keys.check(metadata_authorization(metadata), scope)
                 return await method(self, request, grpc_context)
             except Exception as e:
                 set_error(grpc_context, e)

@@ -11,6 +11,7 @@ import numpy as np
 
 from t2ialign.serving.errors import InvalidArgument, check
 from t2ialign.serving.limits import MAX_PROMPT_CHARS
+from t2ialign.store import validate_id
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,14 @@ def check_prompts(prompts: list[str], n_images: int) -> list[str]:
     check(len(prompts) in (1, n_images), f"got {len(prompts)} prompts for {n_images} images; send 1 or {n_images}")
     prompts = [check_prompt(p, f"prompt {i}") for i, p in enumerate(prompts)]
     return prompts * n_images if len(prompts) == 1 else prompts
+
+
+def check_id(value: str, what: str) -> str:
+    """An id that names store objects (round, version): the store's rule, as INVALID_ARGUMENT."""
+    try:
+        return validate_id(value, what)
+    except ValueError as e:
+        raise InvalidArgument(str(e)) from e
 
 
 def top_k(scores: np.ndarray, k: int) -> list[int]:
