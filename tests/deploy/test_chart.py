@@ -311,3 +311,20 @@ def test_values_yaml_comments_every_field() -> None:
         elif text:
             comment = ""
     assert not uncommented, uncommented
+
+
+def test_no_application_falls_back_to_a_laptop_path() -> None:
+    """Config defaults that point into the repository (weights/, data/) exist only on a laptop: the chart must
+    override each one (store URL, or a model location in values.yaml), including for a newly added app."""
+    from t2ialign.paths import REPO_ROOT
+    from t2ialign.serving.app import ServeArgs
+
+    apps = {a["name"]: a["args"] for a in serve_config_of(render())["applications"]}
+    effective = ServeArgs.model_validate(apps).model_dump(mode="json", include=set(apps))
+
+    def local_paths(node: Any, where: str) -> list[str]:
+        if isinstance(node, dict):
+            return [p for k, v in node.items() for p in local_paths(v, f"{where}.{k}")]
+        return [f"{where} = {node}"] if isinstance(node, str) and node.startswith(str(REPO_ROOT)) else []
+
+    assert not local_paths(effective, "applications"), "set these in values.yaml's applications.<name>.config"
