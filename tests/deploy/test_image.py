@@ -94,6 +94,7 @@ def test_ray_version_matches_the_chart_and_the_probes_have_wget() -> None:
     assert build_args()["RAY_VERSION"] == values["rayVersion"] == ray.__version__
     runtime_runs = " ".join(rest for word, rest in stages()[-1] if word == "RUN")
     assert "wget" in runtime_runs and "bash" in runtime_runs  # KubeRay's worker readiness probe uses both
+    assert "/etc/profile.d/" in runtime_runs and "/opt/t2ialign/bin" in runtime_runs  # `ray` on a login shell's PATH
 
 
 def test_entrypoint_is_the_package_console_script() -> None:
