@@ -2,7 +2,7 @@
 
 - no service package imports another service package (each deploys on its own, on its own hardware);
 - ML code (toyworld, models, training, evaluation) imports no serving code;
-- the shared neutral packages (common, store) import neither serving nor ML code;
+- the shared neutral packages (common, store) import neither serving nor ML code, and nothing imports the CLI;
 - the gateway, which runs without a GPU and serves no model, does not load torch or open_clip.
 """
 
@@ -87,6 +87,11 @@ def test_no_service_imports_another_service() -> None:
 
 def test_ml_code_imports_no_serving_code() -> None:
     assert violations(import_graph(), ML, SERVING | {"cli"}) == {}
+
+
+def test_only_the_cli_imports_the_cli() -> None:
+    graph = import_graph()
+    assert sorted(p for p, targets in graph.items() if "cli" in targets and p != "cli") == []
 
 
 def test_neutral_packages_import_neither_serving_nor_ml_code() -> None:
