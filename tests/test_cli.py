@@ -14,7 +14,8 @@ import pytest
 from t2ialign.cli import build_parser
 from t2ialign.paths import REPO_ROOT
 
-# The README's command lines (and the Makefile's `t2ialign demo`), each with the function it must reach.
+# The README's and docs/DEPLOY.md's command lines (and the Makefile's `t2ialign demo`), each with the function
+# it must reach.
 DOCUMENTED = [
     ('generate "two red circles in the desert" --out grid.png --sampler dpm++', "cmd_generate"),
     ("eval --model base --prompts-per-category 16 --images-per-prompt 4 --json", "cmd_eval"),
@@ -25,6 +26,8 @@ DOCUMENTED = [
     ("reproduce --quick --json", "cmd_reproduce"),
     ("reproduce --preset rounds --seed 1 --json --out runs/rounds_s1", "cmd_reproduce"),
     ("serve --host 0.0.0.0 --backend toy --check", "cmd_serve"),
+    ('store upload weights/toy/clip models/toy/clip --store "s3://t2ialign?endpoint=localhost:9000"', "cmd_upload"),
+    ("store ls models/ --store data/store", "cmd_ls"),
     ("demo --out runs/demo", "cmd_demo"),
 ]
 

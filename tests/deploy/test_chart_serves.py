@@ -1,6 +1,6 @@
 """The chart's serveConfigV2, deployed the way KubeRay deploys it (the whole config handed to the Serve
 controller), on a real local Ray with the store on moto's S3 server: the base models uploaded with
-`python -m t2ialign.store upload` to the prefixes values.yaml names, then one REST Generate and one gRPC
+`t2ialign store upload` to the prefixes values.yaml names, then one REST Generate and one gRPC
 Score with a key from the environment, as the chart's Secret provides it. Only the proxies' listen address
 and ports are changed (loopback, free ports), so other tests on the machine are not disturbed."""
 
@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from t2ialign.cli import main as t2ialign_cli
 from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR
-from t2ialign.store.__main__ import main as store_cli
 
 from .chart import one, render
 
@@ -54,7 +54,7 @@ def deployed() -> Iterator[tuple[str, str]]:
     try:
         store_url = f"s3://{BUCKET}?endpoint={endpoint}&secure=false"
         for folder, prefix in ((DEFAULT_CLIP, "models/toy/clip"), (DEFAULT_GENERATOR, "models/toy/generator")):
-            assert store_cli(["upload", str(folder), prefix, "--store", store_url]) == 0
+            t2ialign_cli(["store", "upload", str(folder), prefix, "--store", store_url])
         values = {
             "objectStore": {"mode": "external", "bucket": BUCKET, "external": {"endpoint": endpoint, "secure": False}}
         }

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from t2ialign.cli import demo, evaluate, pretrain, reproduce, serve, world
+from t2ialign.cli import demo, evaluate, pretrain, reproduce, serve, store, world
 
-COMMAND_GROUPS = (pretrain, world, evaluate, reproduce, serve, demo)  # order of `t2ialign --help`
+COMMAND_GROUPS = (pretrain, world, evaluate, reproduce, serve, store, demo)  # order of `t2ialign --help`
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,6 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:  # bad input, a missing file, an unreachable store: say it in one line
         print(f"t2ialign: error: {e}", file=sys.stderr)
         sys.exit(2)
