@@ -38,7 +38,7 @@ def test_chart_file_is_the_cluster_variant_of_the_same_config() -> None:
     ServeDeploySchema.model_validate(chart["serve"])
     assert chart["serve"]["applications"] == local["applications"]
     assert chart["serve"]["proxy_location"] == "EveryNode" and chart["serve"]["http_options"]["host"] == "0.0.0.0"
-    assert chart["store_url_apps"] == ["reward", "generator"]
+    assert chart["store_url_apps"] == ["reward", "generator", "coordinator"]
 
 
 def test_autoscaling_replaces_a_fixed_replica_count() -> None:

@@ -1,4 +1,4 @@
-"""One real local Ray Serve (HTTP + gRPC proxies on free loopback ports) with the three apps on tiny random
+"""One real local Ray Serve (HTTP + gRPC proxies on free loopback ports) with the four apps on tiny random
 models, shared by every serving test module (package scope). Startup takes about half a minute on 2 cores."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,14 +37,14 @@ class Serving:
     root: Path
 
 
-@pytest.fixture(scope="package")
-def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
+@contextmanager
+def run_serving(root: Path, generator_replicas: int = 1, coordinator: dict | None = None) -> Iterator[Serving]:
+    """Ray + Serve with the four apps on tiny models under `root` (store at root/store); shut down after."""
     import ray
     from ray import serve
 
     from t2ialign.serving.app import ServeArgs, set_grpc_message_limit, start_all
 
-    root = tmp_path_factory.mktemp("serving")
     clip_dir, generator_dir = build_toy_models(root / "models")
     store_dir = root / "store"
     store = LocalStore(store_dir)
@@ -60,7 +61,15 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
             "reward": {"config": {"store_url": str(store_dir), "clip": str(clip_dir)}, "scaling": scaling},
             "generator": {
                 "config": {"store_url": str(store_dir), "model": str(generator_dir), "default_num_inference_steps": 2},
-                "scaling": scaling,
+                "scaling": {**scaling, "num_replicas": generator_replicas},
+            },
+            "coordinator": {
+                "config": {
+                    "store_url": str(store_dir),
+                    "model": str(generator_dir),
+                    "poll_s": 0.2,
+                    **(coordinator or {}),
+                }
             },
             "http_port": http_port,
             "grpc_port": grpc_port,
@@ -93,3 +102,9 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(scope="package")
+def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
+    with run_serving(tmp_path_factory.mktemp("serving")) as s:
+        yield s

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Subparsers) -> None:
-    p = sub.add_parser("serve", help="run the reward, generator and gateway services locally (Ray Serve)")
+    p = sub.add_parser("serve", help="run the reward, generator, coordinator and gateway services locally (Ray Serve)")
     p.add_argument("--host", default="127.0.0.1", help="HTTP/gRPC listen address (0.0.0.0: every interface)")
     p.add_argument("--http-port", type=int, default=8000)
     p.add_argument("--grpc-port", type=int, default=9000)
@@ -62,6 +62,7 @@ def serve_args(args: argparse.Namespace) -> ServeArgs:
                     "default_num_inference_steps": args.num_inference_steps,
                 }
             },
+            "coordinator": {"config": {"store_url": args.store, "model": args.model}},
             "http_host": args.host,
             "http_port": args.http_port,
             "grpc_port": args.grpc_port,

@@ -69,7 +69,13 @@ class _Transport:
             raise ValueError(f"url {url!r} must start with http://, https:// or grpc://")
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        r = self.http.post(path, json=body, headers={"Authorization": f"Bearer {self.api_key}"})
+        return self._answer(self.http.post(path, json=body, headers={"Authorization": f"Bearer {self.api_key}"}))
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._answer(self.http.get(path, params=params, headers={"Authorization": f"Bearer {self.api_key}"}))
+
+    @staticmethod
+    def _answer(r: Any) -> dict[str, Any]:
         if r.status_code >= 400:
             try:
                 err = r.json()["error"]
@@ -89,6 +95,39 @@ class _Transport:
 
     def close(self) -> None:
         (self.http or self.grpc).close()
+
+
+class CoordinatorClient:
+    """Rounds, labels, promotion and rollback through the REST gateway (admin key, except `submit_feedback`)."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 600.0):
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"url {url!r}: the coordinator client speaks REST; give http://host:8000")
+        self._t = _Transport(url, api_key, "coordinator", timeout)
+
+    def start_round(self, **fields: Any) -> dict[str, Any]:
+        """POST /v1/admin/rounds; fields as coordinator.proto's StartRoundRequest."""
+        return self._t.post("/v1/admin/rounds", fields)
+
+    def get_round(self, round_id: str) -> dict[str, Any]:
+        return self._t.get(f"/v1/admin/rounds/{round_id}")
+
+    def submit_feedback(self, round_id: str, labels: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._t.post("/v1/feedback", {"round_id": round_id, "labels": labels})
+
+    def promote(self, version: str, kind: str = "unet", skip_gate: bool = False, reason: str = "") -> dict[str, Any]:
+        return self._t.post(
+            "/v1/admin/promote", {"kind": kind, "version": version, "skip_gate": skip_gate, "reason": reason}
+        )
+
+    def rollback(self, version: str = "", kind: str = "unet", reason: str = "") -> dict[str, Any]:
+        return self._t.post("/v1/admin/rollback", {"kind": kind, "version": version, "reason": reason})
+
+    def status(self, history_limit: int = 20) -> dict[str, Any]:
+        return self._t.get("/v1/admin/status", {"history_limit": history_limit})
+
+    def close(self) -> None:
+        self._t.close()
 
 
 class RewardClient:

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from t2ialign.gateway.config import GatewayConfig
+from t2ialign.gateway.rounds_api import RoundBackend, add_round_routes
 from t2ialign.serving import limits
 from t2ialign.serving.auth import ApiKeys
 from t2ialign.serving.errors import InvalidArgument, ServiceError
@@ -109,7 +110,9 @@ def decode_images(images: list[str], keys: list[str]) -> list[ImageInput]:
     return out
 
 
-def create_app(backends: Backends, api_keys: ApiKeys, cfg: GatewayConfig | None = None) -> FastAPI:
+def create_app(
+    backends: Backends, api_keys: ApiKeys, cfg: GatewayConfig | None = None, rounds: RoundBackend | None = None
+) -> FastAPI:
     cfg = cfg or GatewayConfig()
     app = FastAPI(
         title="t2ialign gateway",
@@ -174,4 +177,6 @@ def create_app(backends: Backends, api_keys: ApiKeys, cfg: GatewayConfig | None 
         """Hot-swap the UNet on one generator replica (the coordinator's Promote reaches every replica)."""
         return await backends.load_unet(body.version, body.prefix)
 
+    if rounds is not None:
+        add_round_routes(app, rounds, user, admin)
     return app

@@ -10,4 +10,6 @@ class GatewayConfig(BaseModel, extra="forbid"):
     reward_deployment: str = "RewardDeployment"
     generator_app: str = "generator"  # Serve application + deployment behind /v1/generate
     generator_deployment: str = "GeneratorDeployment"
+    coordinator_app: str = "coordinator"  # Serve application + deployment behind /v1/feedback and /v1/admin/*
+    coordinator_deployment: str = "CoordinatorDeployment"
     max_body_mb: float = Field(80, gt=0)  # larger bodies get 413 before parsing (a 20 MiB image is 27 MiB base64)

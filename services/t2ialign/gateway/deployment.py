@@ -65,6 +65,37 @@ class HandleBackends:
         return await _call(self.generator, "load_unet", version, prefix)
 
 
+class CoordinatorBackend:
+    """`RoundBackend` over the coordinator's DeploymentHandle (looked up lazily)."""
+
+    def __init__(self, cfg: GatewayConfig):
+        self.cfg = cfg
+        self._h: Any = None
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        if self._h is None:
+            self._h = serve.get_deployment_handle(self.cfg.coordinator_deployment, app_name=self.cfg.coordinator_app)
+        return await _call(self._h, method, *args)
+
+    async def start_round(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("start_round", fields)
+
+    async def get_round(self, round_id: str) -> dict[str, Any]:
+        return await self._call("get_round", round_id)
+
+    async def submit_feedback(self, round_id: str, labels: list[dict[str, Any]]) -> dict[str, Any]:
+        return await self._call("submit_feedback", round_id, labels)
+
+    async def promote(self, kind: str, version: str, skip_gate: bool, reason: str) -> dict[str, Any]:
+        return await self._call("promote", kind, version, skip_gate, reason)
+
+    async def rollback(self, kind: str, version: str, reason: str) -> dict[str, Any]:
+        return await self._call("rollback", kind, version, reason)
+
+    async def status(self, history_limit: int) -> dict[str, Any]:
+        return await self._call("status", history_limit)
+
+
 @serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0})
 @serve.ingress()
 class GatewayDeployment:
@@ -73,4 +104,4 @@ class GatewayDeployment:
         self.api_keys = ApiKeys.from_env()
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_app(HandleBackends(self.cfg), self.api_keys, self.cfg)
+        return create_app(HandleBackends(self.cfg), self.api_keys, self.cfg, CoordinatorBackend(self.cfg))

@@ -75,6 +75,10 @@ class GeneratorDeployment:
         result = await asyncio.to_thread(self.gen.load_unet, version, prefix)  # off the event loop
         return {**result, "replica_id": self.replica_id}
 
+    async def serving_version(self) -> dict[str, str]:
+        """What this replica serves (the coordinator broadcasts this to confirm a promotion)."""
+        return {"replica_id": self.replica_id, "version": self.gen.served.version}
+
     # gRPC (t2ialign.v1.GeneratorService through the Serve gRPC proxy) --------------------------------
     @grpc_method(generator_pb2.GenerateResponse)
     async def Generate(self, request: generator_pb2.GenerateRequest, grpc_context: Any = None) -> Any:

@@ -34,6 +34,7 @@ class RewardDeployment:
         self.cfg = RewardServiceConfig(**(config or {}))
         self.scorer = RewardScorer.from_config(self.cfg)
         self.api_keys = ApiKeys.from_env()
+        self.replica_id = str(serve.get_replica_context().replica_id)
         self._set_batching(self.cfg.max_batch_size, self.cfg.batch_wait_timeout_s)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
@@ -96,6 +97,26 @@ class RewardDeployment:
             for i in top_k(raw, k)
         ]
         return {"ranked": ranked, "reward_version": self.scorer.version}
+
+    async def load_reward(self, version: str, prefix: str = "") -> dict[str, Any]:
+        """Follow pointers/reward-serving (the coordinator moved it to `version`): load beside the serving model,
+        then swap one reference; on any failure keep serving the old one and say why."""
+        previous = self.scorer.version
+        try:
+            scorer = await asyncio.to_thread(RewardScorer.from_config, self.cfg)
+            error = "" if scorer.version == version else f"the pointer names {scorer.version!r}, not {version!r}"
+            self.scorer = scorer
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}"[:4096]
+        return {
+            "replica_id": self.replica_id,
+            "swapped": self.scorer.version != previous or not error,
+            "serving": {"version": self.scorer.version},
+            "error": error,
+        }
+
+    async def serving_version(self) -> dict[str, str]:
+        return {"replica_id": self.replica_id, "version": self.scorer.version}
 
     def model_info(self) -> dict[str, Any]:
         return {"reward_version": self.scorer.version, "image_size": self.scorer.image_size}

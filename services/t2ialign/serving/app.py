@@ -3,8 +3,9 @@ local launcher behind `t2ialign serve`.
 
 APPLICATIONS is the one list of Serve applications: `t2ialign serve` starts it, and serving/serve_config.py
 writes it out as deploy/serve_local.yaml and as the Helm chart's helm/t2ialign/files/applications.yaml.
-Three applications, one per service: `reward` (gRPC RewardService), `generator` (gRPC GeneratorService) and
-`gateway` (HTTP ingress at /). The gRPC proxy routes by the `application` metadata key of each call.
+One application per service: `reward` (gRPC RewardService), `generator` (gRPC GeneratorService),
+`coordinator` (gRPC CoordinatorService: rounds, promotion, rollback) and `gateway` (HTTP ingress at /).
+The gRPC proxy routes by the `application` metadata key of each call.
 Adding an application: one AppSpec below and its field in ServeArgs, then
 `python -m t2ialign.serving.serve_config --write` (tests fail until the written files match).
 """
@@ -20,6 +21,7 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.config import gRPCOptions
 
+from t2ialign.coordinator.config import CoordinatorConfig
 from t2ialign.gateway.config import GatewayConfig
 from t2ialign.generator.config import GeneratorServiceConfig
 from t2ialign.reward.config import RewardServiceConfig
@@ -53,6 +55,11 @@ class GeneratorAppArgs(BaseModel, extra="forbid"):
     scaling: Scaling = Scaling()
 
 
+class CoordinatorAppArgs(BaseModel, extra="forbid"):
+    config: CoordinatorConfig = CoordinatorConfig()
+    scaling: Scaling = Scaling(num_cpus=0)  # one replica: the only writer of rounds and serving pointers
+
+
 class GatewayAppArgs(BaseModel, extra="forbid"):
     config: GatewayConfig = GatewayConfig()
     scaling: Scaling = Scaling(num_cpus=0)
@@ -77,6 +84,15 @@ def build_generator_app(args: GeneratorAppArgs) -> Application:
 
     args = GeneratorAppArgs.model_validate(args)
     return GeneratorDeployment.options(**_options(args.scaling)).bind(args.config.model_dump())
+
+
+def build_coordinator_app(args: CoordinatorAppArgs) -> Application:
+    from t2ialign.coordinator.deployment import CoordinatorDeployment
+
+    args = CoordinatorAppArgs.model_validate(args)
+    if args.scaling.num_replicas != 1 or args.scaling.autoscaling is not None:
+        raise ValueError("the coordinator runs exactly one replica (it alone moves the serving pointers)")
+    return CoordinatorDeployment.options(**_options(args.scaling)).bind(args.config.model_dump())
 
 
 def build_gateway_app(args: GatewayAppArgs) -> Application:
@@ -112,6 +128,13 @@ APPLICATIONS: tuple[AppSpec, ...] = (
         "t2ialign.v1.generator_pb2_grpc.add_GeneratorServiceServicer_to_server",
         "gRPC GeneratorService (metadata application=generator)",
     ),
+    AppSpec(
+        "coordinator",
+        "/coordinator",
+        "t2ialign.serving.app:build_coordinator_app",
+        "t2ialign.v1.coordinator_pb2_grpc.add_CoordinatorServiceServicer_to_server",
+        "gRPC CoordinatorService (metadata application=coordinator); exactly one replica",
+    ),
     AppSpec("gateway", "/", "t2ialign.serving.app:build_gateway_app", None, "REST /v1/*, /docs, /healthz"),
 )
 ROUTES = {a.name: a.route_prefix for a in APPLICATIONS}
@@ -123,6 +146,7 @@ class ServeArgs(BaseModel, extra="forbid"):
 
     reward: RewardAppArgs = RewardAppArgs()
     generator: GeneratorAppArgs = GeneratorAppArgs()
+    coordinator: CoordinatorAppArgs = CoordinatorAppArgs()
     gateway: GatewayAppArgs = GatewayAppArgs()
     http_host: str = "127.0.0.1"  # 0.0.0.0 to listen on every interface
     http_port: int = 8000
@@ -150,11 +174,21 @@ def start_all(args: ServeArgs) -> dict[str, str]:
         grpc_options=gRPCOptions(port=args.grpc_port, grpc_servicer_functions=GRPC_SERVICER_FUNCTIONS),
     )
     targets = [
-        serve.RunTarget(_builder(a)(getattr(args, a.name)), name=a.name, route_prefix=a.route_prefix)
+        serve.RunTarget(_builder(a)(_app_args(args, a.name)), name=a.name, route_prefix=a.route_prefix)
         for a in APPLICATIONS
     ]
     serve.run_many(targets)
     return endpoints(args)
+
+
+def _app_args(args: ServeArgs, name: str) -> BaseModel:
+    """An application's args; the coordinator's gRPC targets default to this Serve's own proxy port."""
+    app = getattr(args, name)
+    if name != "coordinator":
+        return app
+    local = f"127.0.0.1:{args.grpc_port}"
+    unset = {f: local for f in ("generator_target", "trainer_target") if f not in app.config.model_fields_set}
+    return app.model_copy(update={"config": app.config.model_copy(update=unset)})
 
 
 def endpoints(args: ServeArgs) -> dict[str, str]:
@@ -166,4 +200,7 @@ def endpoints(args: ServeArgs) -> dict[str, str]:
         "health": f"{http}/healthz (gateway), {http}/-/healthz (Serve proxy)",
         "gRPC RewardService": f"{grpc} with metadata application=reward (Score, Rank)",
         "gRPC GeneratorService": f"{grpc} with metadata application=generator (Generate, ModelInfo, LoadUnet)",
+        "gRPC CoordinatorService": f"{grpc} with metadata application=coordinator (StartRound, SubmitFeedback, "
+        "GetRound, Promote, Rollback, Status)",
+        "REST rounds": f"{http}/v1/feedback, /v1/admin/rounds, /v1/admin/promote, /v1/admin/rollback, /v1/admin/status",
     }

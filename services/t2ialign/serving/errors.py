@@ -31,6 +31,10 @@ class PermissionDenied(ServiceError):
     grpc_code, http_status = "PERMISSION_DENIED", 403
 
 
+class FailedPrecondition(ServiceError):
+    grpc_code, http_status = "FAILED_PRECONDITION", 409
+
+
 class Unavailable(ServiceError):
     grpc_code, http_status = "UNAVAILABLE", 503
 

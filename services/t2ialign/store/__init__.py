@@ -34,6 +34,7 @@ from t2ialign.store.layout import (
     pointer_history,
     put_json,
     rollback_pointer,
+    rollback_target,
     set_pointer,
     validate_id,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "pointer_history",
     "put_json",
     "rollback_pointer",
+    "rollback_target",
     "set_pointer",
     "upload_folder",
     "validate_id",

@@ -115,8 +115,8 @@ def set_pointer(
     raise RuntimeError(f"pointer {name!r}: gave up after 100 concurrent updates; try again")
 
 
-def rollback_pointer(store: ObjectStore, name: str, version: str | None = None, reason: str = "rollback") -> dict:
-    """Put an earlier version back in service by appending an entry (history is never rewritten).
+def rollback_target(store: ObjectStore, name: str, version: str | None = None) -> dict[str, Any]:
+    """The history entry a rollback would restore (nothing is written); raises ValueError if there is none.
 
     version=None goes back one step: to what served before the current version was first set, so
     repeated rollbacks walk v3 -> v2 -> v1 rather than bouncing between two versions.
@@ -130,17 +130,23 @@ def rollback_pointer(store: ObjectStore, name: str, version: str | None = None, 
         if not matches:
             known = sorted({e["version"] for e in history})
             raise ValueError(f"version {version!r} was never served under {name!r}; known: {', '.join(known)}")
-        target = matches[-1]
-    else:
-        # 1. The entry the current state stands for (follow rollbacks to the original entry).
-        current = history[-1]
-        while current["restores_seq"] is not None:
-            current = by_seq[current["restores_seq"]]
-        # 2. The entry before it, again resolved to an original entry.
-        earlier = [e for e in history if e["seq"] < current["seq"]]
-        if not earlier:
-            raise ValueError(f"pointer {name!r} is at its first version {current['version']!r}; nothing earlier")
-        target = earlier[-1]
-        while target["restores_seq"] is not None:
-            target = by_seq[target["restores_seq"]]
+        return matches[-1]
+    # 1. The entry the current state stands for (follow rollbacks to the original entry).
+    current = history[-1]
+    while current["restores_seq"] is not None:
+        current = by_seq[current["restores_seq"]]
+    # 2. The entry before it, again resolved to an original entry.
+    earlier = [e for e in history if e["seq"] < current["seq"]]
+    if not earlier:
+        raise ValueError(f"pointer {name!r} is at its first version {current['version']!r}; nothing earlier")
+    target = earlier[-1]
+    while target["restores_seq"] is not None:
+        target = by_seq[target["restores_seq"]]
+    return target
+
+
+def rollback_pointer(store: ObjectStore, name: str, version: str | None = None, reason: str = "rollback") -> dict:
+    """Put an earlier version back in service by appending an entry (history is never rewritten); see
+    `rollback_target` for which entry."""
+    target = rollback_target(store, name, version)
     return set_pointer(store, name, target["version"], reason, restores_seq=target["seq"])

@@ -10,7 +10,8 @@ Storage format (docs/ARCHITECTURE.md "Storage"; the coordinator and the labeling
                                       pipe(prompt, num_images=K, seed=seed, ...)[sample-index].
     feedback/<round>/<label-id>.json  {"label_id", "round_id", "image_key", "rating", "rater_id"}: the
                                       proto `Label` (coordinator.proto) as JSON; rating 1.0 good, 0.0 bad.
-A skip writes no record (a skip is the absence of a label). Ids are deterministic, so writing the same
+A skip writes no record here (a skip is the absence of a label); the coordinator stores a person's skip
+with "choice": "skip" and rating null, which `load_feedback` ignores. Ids are deterministic, so writing the same
 feedback again is harmless: an existing object with identical content is accepted, a different one is an error.
 """
 
@@ -246,13 +247,16 @@ def load_feedback(store: ObjectStore, round_id: str) -> FeedbackSet:
     ratings: dict[str, list[float]] = {}
     for key in store.list(f"feedback/{round_id}/"):
         rec = json.loads(store.get_bytes(key))
-        ratings.setdefault(rec["image_key"], []).append(float(rec["rating"]))
+        if rec.get("rating") is not None:  # a stored skip ("choice": "skip", rating null) is never trained on
+            ratings.setdefault(rec["image_key"], []).append(float(rec["rating"]))
     images, prompts, labels, ids, meta = [], [], [], [], []
     prefix = f"images/{round_id}/"
     for key in store.list(prefix):
         if not key.endswith(".png"):
             continue
         m = store.metadata(key)
+        if "prompt" not in m and "metadata-key" in m:  # written by the generator service: prompt in the JSON
+            m = {**m, "prompt": json.loads(store.get_bytes(m["metadata-key"]))["prompt"]}
         if "prompt" not in m:
             raise ValueError(f"{key!r} has no 'prompt' metadata; images must be written with their prompt")
         images.append(decode_png(store.get_bytes(key)))

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from t2ialign.v1 import common_pb2 as t2ialign_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dt2ialign/v1/coordinator.proto\x12\x0bt2ialign.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18t2ialign/v1/common.proto\"\x95\x04\n\x05Round\x12\x10\n\x08round_id\x18\x01 \x01(\t\x12&\n\x05state\x18\x02 \x01(\x0e\x32\x17.t2ialign.v1.RoundState\x12\x13\n\x0bnum_prompts\x18\x03 \x01(\r\x12\x15\n\rnum_generated\x18\x04 \x01(\r\x12\x12\n\nnum_labels\x18\x05 \x01(\r\x12\x17\n\x0flabels_to_train\x18\x06 \x01(\r\x12/\n\x0cunet_version\x18\x07 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12\x33\n\x10\x63\x61ndidate_reward\x18\x08 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12\x31\n\x0e\x63\x61ndidate_unet\x18\t \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12\x0f\n\x07job_ids\x18\n \x03(\t\x12\x30\n\x07metrics\x18\x0b \x03(\x0b\x32\x1f.t2ialign.v1.Round.MetricsEntry\x12\r\n\x05\x65rror\x18\x0c \x01(\t\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"N\n\x05Label\x12\x10\n\x08label_id\x18\x01 \x01(\t\x12\x11\n\timage_key\x18\x02 \x01(\t\x12\x0e\n\x06rating\x18\x03 \x01(\x02\x12\x10\n\x08rater_id\x18\x04 \x01(\t\"A\n\x0bReplicaSwap\x12\x12\n\nreplica_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\xd4\x01\n\x11StartRoundRequest\x12\x0f\n\x07prompts\x18\x01 \x03(\t\x12\x12\n\nnum_images\x18\x02 \x01(\r\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\x1b\n\x13num_inference_steps\x18\x04 \x01(\r\x12\x1b\n\x0eguidance_scale\x18\x05 \x01(\x02H\x00\x88\x01\x01\x12\x17\n\x0flabels_to_train\x18\x06 \x01(\r\x12\x14\n\x0c\x61uto_promote\x18\x07 \x01(\x08\x12\x10\n\x08round_id\x18\x08 \x01(\tB\x11\n\x0f_guidance_scale\"7\n\x12StartRoundResponse\x12!\n\x05round\x18\x01 \x01(\x0b\x32\x12.t2ialign.v1.Round\"M\n\x15SubmitFeedbackRequest\x12\x10\n\x08round_id\x18\x01 \x01(\t\x12\"\n\x06labels\x18\x02 \x03(\x0b\x32\x12.t2ialign.v1.Label\"Z\n\x16SubmitFeedbackResponse\x12\x14\n\x0cnum_accepted\x18\x01 \x01(\r\x12\x16\n\x0enum_duplicates\x18\x02 \x01(\r\x12\x12\n\nnum_labels\x18\x03 \x01(\r\"#\n\x0fGetRoundRequest\x12\x10\n\x08round_id\x18\x01 \x01(\t\"5\n\x10GetRoundResponse\x12!\n\x05round\x18\x01 \x01(\x0b\x32\x12.t2ialign.v1.Round\"j\n\x0ePromoteRequest\x12$\n\x04kind\x18\x01 \x01(\x0e\x32\x16.t2ialign.v1.ModelKind\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x11\n\tskip_gate\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x96\x01\n\x0fPromoteResponse\x12*\n\x07serving\x18\x01 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12+\n\x08previous\x18\x02 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12*\n\x08replicas\x18\x03 \x03(\x0b\x32\x18.t2ialign.v1.ReplicaSwap\"X\n\x0fRollbackRequest\x12$\n\x04kind\x18\x01 \x01(\x0e\x32\x16.t2ialign.v1.ModelKind\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x97\x01\n\x10RollbackResponse\x12*\n\x07serving\x18\x01 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12+\n\x08previous\x18\x02 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12*\n\x08replicas\x18\x03 \x03(\x0b\x32\x18.t2ialign.v1.ReplicaSwap\"&\n\rStatusRequest\x12\x15\n\rhistory_limit\x18\x01 \x01(\r\"\x83\x02\n\x0eStatusResponse\x12/\n\x0cserving_unet\x18\x01 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12\x31\n\x0eserving_reward\x18\x02 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12/\n\x0cunet_history\x18\x03 \x03(\x0b\x32\x19.t2ialign.v1.PointerEntry\x12\x31\n\x0ereward_history\x18\x04 \x03(\x0b\x32\x19.t2ialign.v1.PointerEntry\x12)\n\ractive_rounds\x18\x05 \x03(\x0b\x32\x12.t2ialign.v1.Round*\xb6\x02\n\nRoundState\x12\x1b\n\x17ROUND_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16ROUND_STATE_GENERATING\x10\x01\x12\x18\n\x14ROUND_STATE_LABELING\x10\x02\x12\x1f\n\x1bROUND_STATE_TRAINING_REWARD\x10\x03\x12\x1a\n\x16ROUND_STATE_FINETUNING\x10\x04\x12\x1a\n\x16ROUND_STATE_EVALUATING\x10\x05\x12\x15\n\x11ROUND_STATE_READY\x10\x06\x12\x18\n\x14ROUND_STATE_PROMOTED\x10\x07\x12\x18\n\x14ROUND_STATE_REJECTED\x10\x08\x12\x16\n\x12ROUND_STATE_FAILED\x10\t\x12\x19\n\x15ROUND_STATE_CANCELLED\x10\n2\xd9\x03\n\x12\x43oordinatorService\x12M\n\nStartRound\x12\x1e.t2ialign.v1.StartRoundRequest\x1a\x1f.t2ialign.v1.StartRoundResponse\x12Y\n\x0eSubmitFeedback\x12\".t2ialign.v1.SubmitFeedbackRequest\x1a#.t2ialign.v1.SubmitFeedbackResponse\x12G\n\x08GetRound\x12\x1c.t2ialign.v1.GetRoundRequest\x1a\x1d.t2ialign.v1.GetRoundResponse\x12\x44\n\x07Promote\x12\x1b.t2ialign.v1.PromoteRequest\x1a\x1c.t2ialign.v1.PromoteResponse\x12G\n\x08Rollback\x12\x1c.t2ialign.v1.RollbackRequest\x1a\x1d.t2ialign.v1.RollbackResponse\x12\x41\n\x06Status\x12\x1a.t2ialign.v1.StatusRequest\x1a\x1b.t2ialign.v1.StatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dt2ialign/v1/coordinator.proto\x12\x0bt2ialign.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18t2ialign/v1/common.proto\"\xd1\x04\n\x05Round\x12\x10\n\x08round_id\x18\x01 \x01(\t\x12&\n\x05state\x18\x02 \x01(\x0e\x32\x17.t2ialign.v1.RoundState\x12\x13\n\x0bnum_prompts\x18\x03 \x01(\r\x12\x15\n\rnum_generated\x18\x04 \x01(\r\x12\x12\n\nnum_labels\x18\x05 \x01(\r\x12\x17\n\x0flabels_to_train\x18\x06 \x01(\r\x12/\n\x0cunet_version\x18\x07 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12\x33\n\x10\x63\x61ndidate_reward\x18\x08 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12\x31\n\x0e\x63\x61ndidate_unet\x18\t \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12\x0f\n\x07job_ids\x18\n \x03(\t\x12\x30\n\x07metrics\x18\x0b \x03(\x0b\x32\x1f.t2ialign.v1.Round.MetricsEntry\x12\r\n\x05\x65rror\x18\x0c \x01(\t\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06raters\x18\x0f \x01(\t\x12*\n\x08replicas\x18\x10 \x03(\x0b\x32\x18.t2ialign.v1.ReplicaSwap\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"^\n\x05Label\x12\x10\n\x08label_id\x18\x01 \x01(\t\x12\x11\n\timage_key\x18\x02 \x01(\t\x12\x0e\n\x06rating\x18\x03 \x01(\x02\x12\x10\n\x08rater_id\x18\x04 \x01(\t\x12\x0e\n\x06\x63hoice\x18\x05 \x01(\t\"A\n\x0bReplicaSwap\x12\x12\n\nreplica_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\xe4\x01\n\x11StartRoundRequest\x12\x0f\n\x07prompts\x18\x01 \x03(\t\x12\x12\n\nnum_images\x18\x02 \x01(\r\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\x1b\n\x13num_inference_steps\x18\x04 \x01(\r\x12\x1b\n\x0eguidance_scale\x18\x05 \x01(\x02H\x00\x88\x01\x01\x12\x17\n\x0flabels_to_train\x18\x06 \x01(\r\x12\x14\n\x0c\x61uto_promote\x18\x07 \x01(\x08\x12\x10\n\x08round_id\x18\x08 \x01(\t\x12\x0e\n\x06raters\x18\t \x01(\tB\x11\n\x0f_guidance_scale\"7\n\x12StartRoundResponse\x12!\n\x05round\x18\x01 \x01(\x0b\x32\x12.t2ialign.v1.Round\"M\n\x15SubmitFeedbackRequest\x12\x10\n\x08round_id\x18\x01 \x01(\t\x12\"\n\x06labels\x18\x02 \x03(\x0b\x32\x12.t2ialign.v1.Label\"Z\n\x16SubmitFeedbackResponse\x12\x14\n\x0cnum_accepted\x18\x01 \x01(\r\x12\x16\n\x0enum_duplicates\x18\x02 \x01(\r\x12\x12\n\nnum_labels\x18\x03 \x01(\r\"#\n\x0fGetRoundRequest\x12\x10\n\x08round_id\x18\x01 \x01(\t\"5\n\x10GetRoundResponse\x12!\n\x05round\x18\x01 \x01(\x0b\x32\x12.t2ialign.v1.Round\"j\n\x0ePromoteRequest\x12$\n\x04kind\x18\x01 \x01(\x0e\x32\x16.t2ialign.v1.ModelKind\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x11\n\tskip_gate\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x96\x01\n\x0fPromoteResponse\x12*\n\x07serving\x18\x01 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12+\n\x08previous\x18\x02 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12*\n\x08replicas\x18\x03 \x03(\x0b\x32\x18.t2ialign.v1.ReplicaSwap\"X\n\x0fRollbackRequest\x12$\n\x04kind\x18\x01 \x01(\x0e\x32\x16.t2ialign.v1.ModelKind\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x97\x01\n\x10RollbackResponse\x12*\n\x07serving\x18\x01 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12+\n\x08previous\x18\x02 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12*\n\x08replicas\x18\x03 \x03(\x0b\x32\x18.t2ialign.v1.ReplicaSwap\"&\n\rStatusRequest\x12\x15\n\rhistory_limit\x18\x01 \x01(\r\"\x83\x02\n\x0eStatusResponse\x12/\n\x0cserving_unet\x18\x01 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12\x31\n\x0eserving_reward\x18\x02 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12/\n\x0cunet_history\x18\x03 \x03(\x0b\x32\x19.t2ialign.v1.PointerEntry\x12\x31\n\x0ereward_history\x18\x04 \x03(\x0b\x32\x19.t2ialign.v1.PointerEntry\x12)\n\ractive_rounds\x18\x05 \x03(\x0b\x32\x12.t2ialign.v1.Round*\xb6\x02\n\nRoundState\x12\x1b\n\x17ROUND_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16ROUND_STATE_GENERATING\x10\x01\x12\x18\n\x14ROUND_STATE_LABELING\x10\x02\x12\x1f\n\x1bROUND_STATE_TRAINING_REWARD\x10\x03\x12\x1a\n\x16ROUND_STATE_FINETUNING\x10\x04\x12\x1a\n\x16ROUND_STATE_EVALUATING\x10\x05\x12\x15\n\x11ROUND_STATE_READY\x10\x06\x12\x18\n\x14ROUND_STATE_PROMOTED\x10\x07\x12\x18\n\x14ROUND_STATE_REJECTED\x10\x08\x12\x16\n\x12ROUND_STATE_FAILED\x10\t\x12\x19\n\x15ROUND_STATE_CANCELLED\x10\n2\xd9\x03\n\x12\x43oordinatorService\x12M\n\nStartRound\x12\x1e.t2ialign.v1.StartRoundRequest\x1a\x1f.t2ialign.v1.StartRoundResponse\x12Y\n\x0eSubmitFeedback\x12\".t2ialign.v1.SubmitFeedbackRequest\x1a#.t2ialign.v1.SubmitFeedbackResponse\x12G\n\x08GetRound\x12\x1c.t2ialign.v1.GetRoundRequest\x1a\x1d.t2ialign.v1.GetRoundResponse\x12\x44\n\x07Promote\x12\x1b.t2ialign.v1.PromoteRequest\x1a\x1c.t2ialign.v1.PromoteResponse\x12G\n\x08Rollback\x12\x1c.t2ialign.v1.RollbackRequest\x1a\x1d.t2ialign.v1.RollbackResponse\x12\x41\n\x06Status\x12\x1a.t2ialign.v1.StatusRequest\x1a\x1b.t2ialign.v1.StatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,40 +35,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ROUND_METRICSENTRY']._loaded_options = None
   _globals['_ROUND_METRICSENTRY']._serialized_options = b'8\001'
-  _globals['_ROUNDSTATE']._serialized_start=2131
-  _globals['_ROUNDSTATE']._serialized_end=2441
+  _globals['_ROUNDSTATE']._serialized_start=2223
+  _globals['_ROUNDSTATE']._serialized_end=2533
   _globals['_ROUND']._serialized_start=106
-  _globals['_ROUND']._serialized_end=639
-  _globals['_ROUND_METRICSENTRY']._serialized_start=593
-  _globals['_ROUND_METRICSENTRY']._serialized_end=639
-  _globals['_LABEL']._serialized_start=641
-  _globals['_LABEL']._serialized_end=719
-  _globals['_REPLICASWAP']._serialized_start=721
-  _globals['_REPLICASWAP']._serialized_end=786
-  _globals['_STARTROUNDREQUEST']._serialized_start=789
-  _globals['_STARTROUNDREQUEST']._serialized_end=1001
-  _globals['_STARTROUNDRESPONSE']._serialized_start=1003
-  _globals['_STARTROUNDRESPONSE']._serialized_end=1058
-  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=1060
-  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=1137
-  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_start=1139
-  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_end=1229
-  _globals['_GETROUNDREQUEST']._serialized_start=1231
-  _globals['_GETROUNDREQUEST']._serialized_end=1266
-  _globals['_GETROUNDRESPONSE']._serialized_start=1268
-  _globals['_GETROUNDRESPONSE']._serialized_end=1321
-  _globals['_PROMOTEREQUEST']._serialized_start=1323
-  _globals['_PROMOTEREQUEST']._serialized_end=1429
-  _globals['_PROMOTERESPONSE']._serialized_start=1432
-  _globals['_PROMOTERESPONSE']._serialized_end=1582
-  _globals['_ROLLBACKREQUEST']._serialized_start=1584
-  _globals['_ROLLBACKREQUEST']._serialized_end=1672
-  _globals['_ROLLBACKRESPONSE']._serialized_start=1675
-  _globals['_ROLLBACKRESPONSE']._serialized_end=1826
-  _globals['_STATUSREQUEST']._serialized_start=1828
-  _globals['_STATUSREQUEST']._serialized_end=1866
-  _globals['_STATUSRESPONSE']._serialized_start=1869
-  _globals['_STATUSRESPONSE']._serialized_end=2128
-  _globals['_COORDINATORSERVICE']._serialized_start=2444
-  _globals['_COORDINATORSERVICE']._serialized_end=2917
+  _globals['_ROUND']._serialized_end=699
+  _globals['_ROUND_METRICSENTRY']._serialized_start=653
+  _globals['_ROUND_METRICSENTRY']._serialized_end=699
+  _globals['_LABEL']._serialized_start=701
+  _globals['_LABEL']._serialized_end=795
+  _globals['_REPLICASWAP']._serialized_start=797
+  _globals['_REPLICASWAP']._serialized_end=862
+  _globals['_STARTROUNDREQUEST']._serialized_start=865
+  _globals['_STARTROUNDREQUEST']._serialized_end=1093
+  _globals['_STARTROUNDRESPONSE']._serialized_start=1095
+  _globals['_STARTROUNDRESPONSE']._serialized_end=1150
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=1152
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=1229
+  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_start=1231
+  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_end=1321
+  _globals['_GETROUNDREQUEST']._serialized_start=1323
+  _globals['_GETROUNDREQUEST']._serialized_end=1358
+  _globals['_GETROUNDRESPONSE']._serialized_start=1360
+  _globals['_GETROUNDRESPONSE']._serialized_end=1413
+  _globals['_PROMOTEREQUEST']._serialized_start=1415
+  _globals['_PROMOTEREQUEST']._serialized_end=1521
+  _globals['_PROMOTERESPONSE']._serialized_start=1524
+  _globals['_PROMOTERESPONSE']._serialized_end=1674
+  _globals['_ROLLBACKREQUEST']._serialized_start=1676
+  _globals['_ROLLBACKREQUEST']._serialized_end=1764
+  _globals['_ROLLBACKRESPONSE']._serialized_start=1767
+  _globals['_ROLLBACKRESPONSE']._serialized_end=1918
+  _globals['_STATUSREQUEST']._serialized_start=1920
+  _globals['_STATUSREQUEST']._serialized_end=1958
+  _globals['_STATUSRESPONSE']._serialized_start=1961
+  _globals['_STATUSRESPONSE']._serialized_end=2220
+  _globals['_COORDINATORSERVICE']._serialized_start=2536
+  _globals['_COORDINATORSERVICE']._serialized_end=3009
 # @@protoc_insertion_point(module_scope)

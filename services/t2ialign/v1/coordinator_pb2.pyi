@@ -37,7 +37,7 @@ ROUND_STATE_FAILED: RoundState
 ROUND_STATE_CANCELLED: RoundState
 
 class Round(_message.Message):
-    __slots__ = ("round_id", "state", "num_prompts", "num_generated", "num_labels", "labels_to_train", "unet_version", "candidate_reward", "candidate_unet", "job_ids", "metrics", "error", "created_at", "updated_at")
+    __slots__ = ("round_id", "state", "num_prompts", "num_generated", "num_labels", "labels_to_train", "unet_version", "candidate_reward", "candidate_unet", "job_ids", "metrics", "error", "created_at", "updated_at", "raters", "replicas")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,8 @@ class Round(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RATERS_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
     round_id: str
     state: RoundState
     num_prompts: int
@@ -73,19 +75,23 @@ class Round(_message.Message):
     error: str
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, round_id: _Optional[str] = ..., state: _Optional[_Union[RoundState, str]] = ..., num_prompts: _Optional[int] = ..., num_generated: _Optional[int] = ..., num_labels: _Optional[int] = ..., labels_to_train: _Optional[int] = ..., unet_version: _Optional[_Union[_common_pb2.ModelVersion, _Mapping]] = ..., candidate_reward: _Optional[_Union[_common_pb2.ModelVersion, _Mapping]] = ..., candidate_unet: _Optional[_Union[_common_pb2.ModelVersion, _Mapping]] = ..., job_ids: _Optional[_Iterable[str]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    raters: str
+    replicas: _containers.RepeatedCompositeFieldContainer[ReplicaSwap]
+    def __init__(self, round_id: _Optional[str] = ..., state: _Optional[_Union[RoundState, str]] = ..., num_prompts: _Optional[int] = ..., num_generated: _Optional[int] = ..., num_labels: _Optional[int] = ..., labels_to_train: _Optional[int] = ..., unet_version: _Optional[_Union[_common_pb2.ModelVersion, _Mapping]] = ..., candidate_reward: _Optional[_Union[_common_pb2.ModelVersion, _Mapping]] = ..., candidate_unet: _Optional[_Union[_common_pb2.ModelVersion, _Mapping]] = ..., job_ids: _Optional[_Iterable[str]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., raters: _Optional[str] = ..., replicas: _Optional[_Iterable[_Union[ReplicaSwap, _Mapping]]] = ...) -> None: ...
 
 class Label(_message.Message):
-    __slots__ = ("label_id", "image_key", "rating", "rater_id")
+    __slots__ = ("label_id", "image_key", "rating", "rater_id", "choice")
     LABEL_ID_FIELD_NUMBER: _ClassVar[int]
     IMAGE_KEY_FIELD_NUMBER: _ClassVar[int]
     RATING_FIELD_NUMBER: _ClassVar[int]
     RATER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHOICE_FIELD_NUMBER: _ClassVar[int]
     label_id: str
     image_key: str
     rating: float
     rater_id: str
-    def __init__(self, label_id: _Optional[str] = ..., image_key: _Optional[str] = ..., rating: _Optional[float] = ..., rater_id: _Optional[str] = ...) -> None: ...
+    choice: str
+    def __init__(self, label_id: _Optional[str] = ..., image_key: _Optional[str] = ..., rating: _Optional[float] = ..., rater_id: _Optional[str] = ..., choice: _Optional[str] = ...) -> None: ...
 
 class ReplicaSwap(_message.Message):
     __slots__ = ("replica_id", "version", "error")
@@ -98,7 +104,7 @@ class ReplicaSwap(_message.Message):
     def __init__(self, replica_id: _Optional[str] = ..., version: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class StartRoundRequest(_message.Message):
-    __slots__ = ("prompts", "num_images", "seed", "num_inference_steps", "guidance_scale", "labels_to_train", "auto_promote", "round_id")
+    __slots__ = ("prompts", "num_images", "seed", "num_inference_steps", "guidance_scale", "labels_to_train", "auto_promote", "round_id", "raters")
     PROMPTS_FIELD_NUMBER: _ClassVar[int]
     NUM_IMAGES_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +113,7 @@ class StartRoundRequest(_message.Message):
     LABELS_TO_TRAIN_FIELD_NUMBER: _ClassVar[int]
     AUTO_PROMOTE_FIELD_NUMBER: _ClassVar[int]
     ROUND_ID_FIELD_NUMBER: _ClassVar[int]
+    RATERS_FIELD_NUMBER: _ClassVar[int]
     prompts: _containers.RepeatedScalarFieldContainer[str]
     num_images: int
     seed: int
@@ -115,7 +122,8 @@ class StartRoundRequest(_message.Message):
     labels_to_train: int
     auto_promote: bool
     round_id: str
-    def __init__(self, prompts: _Optional[_Iterable[str]] = ..., num_images: _Optional[int] = ..., seed: _Optional[int] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., labels_to_train: _Optional[int] = ..., auto_promote: _Optional[bool] = ..., round_id: _Optional[str] = ...) -> None: ...
+    raters: str
+    def __init__(self, prompts: _Optional[_Iterable[str]] = ..., num_images: _Optional[int] = ..., seed: _Optional[int] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., labels_to_train: _Optional[int] = ..., auto_promote: _Optional[bool] = ..., round_id: _Optional[str] = ..., raters: _Optional[str] = ...) -> None: ...
 
 class StartRoundResponse(_message.Message):
     __slots__ = ("round",)

@@ -1,0 +1,69 @@
+"""Coordinator settings (the args of `build_coordinator_app`, one block of deploy/serve_local.yaml).
+
+The generator and trainer are reached over gRPC at the targets below (any of them may run outside the Ray
+cluster); only the promotion's fan-out to every generator replica uses an in-cluster DeploymentHandle
+(`broadcast`), because the gRPC proxy load-balances a call to one replica.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR
+from t2ialign.serving.storage import DEFAULT_STORE
+
+
+class GateConfig(BaseModel, extra="forbid"):
+    """The evaluation gate: the candidate against the serving UNet on evaluation/protocol.py's held-out prompts.
+
+    The candidate passes when every threshold holds (the `make demo` targets of issue 20 by default).
+    """
+
+    prompts_per_category: int = Field(4, ge=1, le=64)  # per split (seen, unseen) and category
+    images_per_prompt: int = Field(4, ge=1, le=16)  # the panel compares sets of four (paper)
+    num_inference_steps: int = Field(10, ge=1, le=200)
+    guidance_scale: float = Field(4.0, ge=0, le=50)
+    seed: int = Field(0, ge=0)
+    min_alignment_gain: float = 0.0  # candidate minus serving oracle alignment, all held-out prompts (0.08 = 8 points)
+    min_win_loss_ratio: float = Field(1.0, ge=0)  # the panel: candidate's won >= ratio x lost
+    max_fidelity_ratio: float = Field(1.2, gt=0)  # Fréchet distance to clean renders, candidate / serving
+    min_diversity_ratio: float = Field(0.85, ge=0)  # diversity, candidate / serving
+
+
+class TrainerKnobs(BaseModel, extra="forbid"):
+    """Passed to the trainer's Start* requests; 0 = the trainer's recipe default (trainer.proto)."""
+
+    reward_epochs: int = Field(0, ge=0)
+    reward_learning_rate: float = Field(0.0, ge=0)
+    finetune_steps: int = Field(0, ge=0)
+    finetune_learning_rate: float = Field(0.0, ge=0)
+    pretrain_loss_weight: float | None = Field(None, ge=0)
+
+
+class CoordinatorConfig(BaseModel, extra="forbid"):
+    store_url: str = DEFAULT_STORE  # rounds/, feedback/, models/, pointers/
+    generator_target: str = "127.0.0.1:9000"  # gRPC GeneratorService (the Serve proxy, or a standalone server)
+    generator_application: str = "generator"  # `application` metadata for the Serve gRPC proxy ("" = none)
+    trainer_target: str = "127.0.0.1:9000"  # gRPC TrainerService
+    trainer_application: str = "trainer"
+    service_key_env: str = (
+        "T2IALIGN_SERVICE_KEY"  # admin key for outgoing calls; unset = an admin key of T2IALIGN_API_KEYS
+    )
+    generator_app: str = "generator"  # in-cluster Serve app + deployment that Promote broadcasts LoadUnet to
+    generator_deployment: str = "GeneratorDeployment"
+    reward_app: str = "reward"  # in-cluster app + deployment whose replicas follow pointers/reward-serving
+    reward_deployment: str = "RewardDeployment"
+    swap_timeout_s: float = Field(300, gt=0)  # per promotion: every replica downloads, verifies, builds, swaps
+    call_timeout_s: float = Field(600, gt=0)  # per gRPC call (a Generate of a whole prompt's images)
+    poll_s: float = Field(1.0, gt=0)  # how often the round runner looks at rounds and trainer jobs
+    model: str = str(DEFAULT_GENERATOR)  # base pipeline (folder or store:<prefix>): the gate's, and the base's name
+    clip: str = str(DEFAULT_CLIP)  # its toy text encoder (folder or store:<prefix>), for the gate
+    raters: Literal["simulated", "people"] = "simulated"  # default for rounds that do not say
+    rater_seed: int = 0
+    prompts_per_category: int = Field(8, ge=1, le=1000)  # default prompt set: the toy grammar's feedback prompts
+    num_images: int = Field(8, ge=1, le=16)  # default images per prompt
+    gate: GateConfig = GateConfig()
+    trainer: TrainerKnobs = TrainerKnobs()
+    torch_threads: int = Field(1, ge=1, le=64)  # the gate's evaluation runs in this replica
