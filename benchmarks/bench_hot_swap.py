@@ -24,12 +24,8 @@ from pathlib import Path
 import grpc
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # tests.coordinator.load: the Generate stream the hot-swap test uses too
-
-from tests.coordinator.load import GenerateStream, percentiles  # noqa: E402
-
-from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR  # noqa: E402
+from t2ialign.client.stream import GenerateStream, percentiles
+from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR
 
 USER, ADMIN = "bench-user-0123", "bench-admin-0123"
 

@@ -10,11 +10,11 @@ import time
 import grpc
 import pytest
 
+from t2ialign.client.stream import GenerateStream
 from t2ialign.store import get_pointer, pointer_history
 from t2ialign.v1 import common_pb2, coordinator_pb2, coordinator_pb2_grpc
 
 from .conftest import ADMIN_KEY, FLIPPED, USER_KEY
-from .load import GenerateStream
 
 UNET = common_pb2.MODEL_KIND_UNET
 

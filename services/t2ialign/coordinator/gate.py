@@ -54,6 +54,11 @@ def gate_metrics(models: dict[str, dict], panel: dict[str, dict]) -> dict[str, f
     out["alignment_gain"] = out["alignment_candidate"] - out["alignment_serving"]
     out["fidelity_ratio"] = out["fidelity_candidate"] / max(out["fidelity_serving"], 1e-9)
     out["diversity_ratio"] = out["diversity_candidate"] / max(out["diversity_serving"], 1e-9)
+    if "mean_reward" in cand:
+        out["mean_reward_candidate"], out["mean_reward_serving"] = (
+            cand["mean_reward"]["all"],
+            serv["mean_reward"]["all"],
+        )
     for split, rate in cand["alignment_overall"].items():
         if split != "all":
             out[f"alignment_{split}_candidate"] = rate
@@ -68,8 +73,10 @@ def run_gate(
     candidate_version: str,
     cfg: GateConfig,
     torch_threads: int = 1,
+    reward_version: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate; `folders` are the base pipeline and its CLIP; `serving_version` None = the base UNet serves."""
+    """Evaluate; `folders` are the base pipeline and its CLIP; `serving_version` None = the base UNet serves.
+    `reward_version` (the round's r_phi) adds each model's mean reward; it is reported, not a threshold."""
     from t2ialign.evaluation.protocol import EvalProtocol, evaluate
     from t2ialign.models.toy_pipeline import ToyPipeline
 
@@ -89,7 +96,14 @@ def run_gate(
             guidance_scale=cfg.guidance_scale,
             seed=cfg.seed,
         )
-        ev = evaluate(pipe, protocol, unets, pairs=[("candidate", "serving")])
+        reward = None
+        if reward_version:
+            from t2ialign.models.clip import ClipBackbone
+            from t2ialign.models.reward import RewardModel
+
+            download_folder(store, model_prefix("reward", reward_version), work / "reward")
+            reward = RewardModel.load(work / "reward", ClipBackbone.load(folders[1])).eval()
+        ev = evaluate(pipe, protocol, unets, pairs=[("candidate", "serving")], reward=reward)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     metrics = gate_metrics(ev.models, ev.panels["candidate_vs_serving"])

@@ -272,7 +272,8 @@ class RoundRunner:
         if result is None:
             serving = get_pointer(self.store, UNET_SERVING)
             folders = (self.model_folder, self.clip_folder)
-            result = run_gate(self.store, folders, serving, cand, self.cfg.gate, self.cfg.torch_threads)
+            reward = rec["candidate_reward"]["version"]
+            result = run_gate(self.store, folders, serving, cand, self.cfg.gate, self.cfg.torch_threads, reward)
             result = self.rounds.put_once(gate_key(cand), {**result, "round_id": rid})
             result = self.rounds.put_once(round_prefix(rid) + GATE_FILE, result)
         rec = self.rounds.update(rec, metrics=result["metrics"], gate=result)

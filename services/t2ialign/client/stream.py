@@ -1,5 +1,6 @@
 """A bounded, steady stream of Generate calls over gRPC (several client threads), recording per call its
-start time, latency, answering UNet version or error. Used by the hot-swap test and benchmarks/bench_hot_swap.py."""
+start time, latency, answering UNet version or error: the hot-swap test, benchmarks/bench_hot_swap.py and the demo
+watch a promotion with it."""
 
 from __future__ import annotations
 
