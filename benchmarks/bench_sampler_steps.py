@@ -6,8 +6,9 @@ image, and each arm is compared with the reference arm (bf16 Euler ancestral at 
 with today's path (fp32, default layout, Euler ancestral at 20 steps) by the paired difference over images:
 its mean, its standard error std(d)/sqrt(n), and a paired bootstrap 95% interval.
 
-Arms run in priority order and each one is saved to --out as it finishes, so a run cut short keeps what it
-measured and a rerun skips finished arms. Usage (about 30 minutes on 2 shared cores at 32 prompts/category):
+Arms run in priority order (or --arms) and each one is saved to --out as it finishes, so a run cut short keeps
+what it measured and a rerun skips finished arms. Parallel runs with other --arms and --out files are combined
+by --merge. Usage (about 30 minutes on 2 shared cores at 32 prompts/category):
     nice -n 5 .venv/bin/python benchmarks/bench_sampler_steps.py --out results/sampler_steps.json
 """
 
@@ -80,11 +81,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--chunk", type=int, default=64, help="images per pipeline call")
     ap.add_argument("--max-arms", type=int, default=len(PRIORITY), help="stop after this many arms")
+    ap.add_argument("--arms", help="comma-separated arms to run, e.g. auto/euler-a/10 (default: PRIORITY)")
+    ap.add_argument("--merge", type=Path, nargs="*", default=[], help="only summarize these result files together")
     ap.add_argument("--out", type=Path, default=Path("results/sampler_steps.json"))
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (1 on a crowded machine)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     prompts, splits = flat_eval_prompts(args.prompts_per_category, args.seed)
+    if args.merge:  # arms measured by parallel runs (same prompts and seeds) -> one summary
+        results = {k: v for f in args.merge for k, v in json.loads(f.read_text())["results"].items()}
+        print(json.dumps(summarize(results, splits)))
+        return
+    arms = PRIORITY[: args.max_arms]
+    if args.arms:
+        arms = [(a, s, int(n)) for a, s, n in (x.split("/") for x in args.arms.split(","))]
     state = json.loads(args.out.read_text()) if args.out.is_file() else {}
     if state.get("prompts_per_category") != args.prompts_per_category or state.get("seed") != args.seed:
         state = {"prompts_per_category": args.prompts_per_category, "seed": args.seed, "results": {}}
@@ -92,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     pipes["fp32"].precision = Precision.float32()  # today's path: default layout too
     pipes["fp32"].unet = pipes["fp32"].precision.layout_module(pipes["fp32"].unet)
     state["dtype_auto"] = pipes["auto"].precision.record()
-    for i, arm in enumerate(PRIORITY[: args.max_arms]):
+    for i, arm in enumerate(arms):
         name = arm_name(arm)
         if name in state["results"]:
             continue
@@ -104,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         row = state["summary"][name]
         ref = row.get("vs_reference", {})
         print(
-            f"[{i + 1}/{args.max_arms}] {name}: {len(matches)} images in {seconds:.0f}s, alignment {row['all']:.3f} "
+            f"[{i + 1}/{len(arms)}] {name}: {len(matches)} images in {seconds:.0f}s, alignment {row['all']:.3f} "
             f"(seen {row['seen']:.3f}, unseen {row['unseen']:.3f}), vs reference {ref.get('delta', 0):+.3f} "
             f"+- {ref.get('se', 0):.3f}",
             file=sys.stderr,

@@ -124,3 +124,15 @@ def test_reward_embeddings_in_bf16_match_fp32(tiny_parts):
     for a, b in zip(fp32.embed(images, PROMPTS * 2), bf16.embed(images, PROMPTS * 2), strict=True):
         assert b.dtype == torch.float32
         assert torch.nn.functional.cosine_similarity(a, b).min() > 0.99
+
+
+def test_reward_score_encodes_each_prompt_once_and_matches_pairwise_scoring(tiny_parts):
+    _, clip = tiny_parts
+    images = np.random.default_rng(1).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    prompts = ["a red circle", "two blue squares", "a red circle", "a red circle", "two blue squares", "a ring"]
+    model = RewardModel(clip, precision=Precision.resolve("float32")).eval()
+    with torch.no_grad():
+        pairwise = model.head(*model.embed(images, prompts))
+    torch.testing.assert_close(model.score(images, prompts, batch_size=4), pairwise, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="6 images but 5 prompts"):
+        model.score(images, prompts[:5])

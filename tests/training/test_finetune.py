@@ -159,3 +159,22 @@ def test_a_floor_that_keeps_nothing_is_a_clear_error(tiny_pipe) -> None:
     cfg = FinetuneConfig(steps=1, label_source="human", weight_normalization="prompt_top", weight_top_min=0.5)
     with pytest.raises(ValueError, match=r"no model sample reaches weight_top_min=0.5 \(highest reward 0.000\)"):
         finetune_unet(tiny_pipe, None, data, cfg, progress=False)
+
+
+@pytest.mark.parametrize("mode", ["full", "lora"])
+def test_bf16_finetuning_trains_records_and_restores_fused_attention(tiny_pipe, mode) -> None:
+    from t2ialign.models.precision import Precision
+
+    bf16 = tiny_pipe.with_unet(tiny_pipe.unet)
+    bf16.precision = Precision.resolve("bfloat16")
+    before = {name: type(p) for name, p in tiny_pipe.unet.attn_processors.items()}
+    data = _data()
+    data.labels[2] = 0
+    cfg = FinetuneConfig(steps=3, batch_size=4, mode=mode, label_source="human", lora_rank=4, warmup=1)
+    metrics: dict = {}
+    unet = finetune_unet(bf16, None, data, cfg, metrics_out=metrics, progress=False)
+    assert weights_digest(unet) != weights_digest(tiny_pipe.unet)
+    assert all(p.dtype == torch.float32 for p in unet.parameters())  # autocast: fp32 master weights
+    assert {name: type(p) for name, p in unet.attn_processors.items()} == before  # plain attention only in training
+    assert metrics["precision"] == {"dtype": "bfloat16", "channels_last": True}
+    assert all(np.isfinite(h["loss"]) for h in metrics["history"])

@@ -139,6 +139,20 @@ class Precision:
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         return module.to(memory_format=fmt)
 
+    def training_attention(self, unet: torch.nn.Module) -> dict:
+        """Switch a UNet that will train in reduced precision on CPU to plain (matmul + softmax) attention and
+        return its processors as they were, for `unet.set_attn_processor` after training.
+
+        PyTorch's CPU flash-attention backward dominates a bf16 fine-tuning step of the toy UNet (head width
+        8); plain attention made the step 1.4x faster (BENCHMARKS.md). Inference keeps the fused kernel, which
+        is faster there."""
+        from diffusers.models.attention_processor import AttnProcessor
+
+        before = dict(unet.attn_processors)
+        if self.dtype != torch.float32 and self.device_type == "cpu":
+            unet.set_attn_processor(AttnProcessor())
+        return before
+
     def layout(self, x: torch.Tensor) -> torch.Tensor:
         """A 4-D activation in this setting's memory layout."""
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x

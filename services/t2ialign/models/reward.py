@@ -95,12 +95,16 @@ class RewardModel(torch.nn.Module):
 
     @torch.no_grad()
     def score(self, images: np.ndarray | torch.Tensor, prompts: list[str], batch_size: int = 256) -> torch.Tensor:
-        """Raw r_phi(x, z) for each (image, prompt) pair, shape (B,)."""
+        """Raw r_phi(x, z) for each (image, prompt) pair, shape (B,). Each distinct prompt of a batch is encoded
+        once (pools hold several images per prompt)."""
+        if len(images) != len(prompts):
+            raise ValueError(f"got {len(images)} images but {len(prompts)} prompts")
         self.eval()
         out = []
         for i in range(0, len(images), batch_size):
-            img_e, txt_e = self.embed(images[i : i + batch_size], prompts[i : i + batch_size])
-            out.append(self.head(img_e, txt_e))
+            unique, inverse = np.unique(np.asarray(prompts[i : i + batch_size], dtype=object), return_inverse=True)
+            txt_e = self.embed_texts([str(p) for p in unique])[torch.from_numpy(inverse.reshape(-1))]
+            out.append(self.head(self.embed_images(images[i : i + batch_size]), txt_e))
         return torch.cat(out) if out else torch.zeros(0)
 
     def normalize(self, scores: torch.Tensor) -> torch.Tensor:

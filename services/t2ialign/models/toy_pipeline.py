@@ -32,6 +32,7 @@ from t2ialign.models.clip import ClipBackbone
 from t2ialign.models.precision import Precision
 
 MAX_STEPS = 1000  # sanity bound on num_inference_steps
+DEFAULT_STEPS = 20  # sampler steps of every generation that names none (bench_sampler_steps.py measures it)
 # fast stochastic (default), fast deterministic, its stochastic (SDE) variant, deterministic reference
 SAMPLERS: tuple[str, ...] = ("euler-a", "dpm++", "dpm++-sde", "ddim")
 
@@ -166,7 +167,7 @@ class ToyPipeline:
         prompt: str | list[str],
         num_images: int = 1,
         seed: int = 0,
-        num_inference_steps: int = 20,
+        num_inference_steps: int = DEFAULT_STEPS,
         guidance_scale: float = 4.0,
         sampler: str | None = None,
         unet: UNet2DConditionModel | None = None,

@@ -305,8 +305,10 @@ def finetune_unet(
     texts = TextStateCache(pipe.text_encoder)
     model_x0 = to_model_space(images)  # (M, 3, H, W)
     size = pipe.resolution
-    # 2. The trainable copy: the whole UNet or LoRA adapters only.
-    unet = copy.deepcopy(unet or pipe.unet).to(device).train()
+    # 2. The trainable copy (in the pipeline's precision and layout): the whole UNet or LoRA adapters only.
+    precision = pipe.precision
+    unet = precision.layout_module(copy.deepcopy(unet or pipe.unet).to(device).train())
+    attention = precision.training_attention(unet)
     if cfg.mode == "lora":
         params = add_lora(unet, cfg.lora_rank, cfg.lora_alpha)
         lr = cfg.lr * cfg.lora_lr_multiplier
@@ -335,18 +337,19 @@ def finetune_unet(
             pre_imgs, captions, _ = corpus_batch(rng, cfg.pretrain_batch, size=size)
             captions = ["" if rng.random() < cfg.caption_dropout else c for c in captions]
             pre_x0, pre_states = to_model_space(pre_imgs).to(device), texts(captions).to(device)
-        loss, parts = finetune_loss(
-            unet,
-            noise_scheduler,
-            model_x0[idx].to(device),
-            texts([prompts[i] for i in idx.tolist()]).to(device),
-            w.to(device),
-            pre_x0,
-            pre_states,
-            cfg.beta,
-            gen,
-            cfg.model_timestep_min,
-        )
+        with precision.autocast():  # forward and backward in the reduced dtype; weights and AdamW stay fp32
+            loss, parts = finetune_loss(
+                unet,
+                noise_scheduler,
+                precision.layout(model_x0[idx].to(device)),
+                texts([prompts[i] for i in idx.tolist()]).to(device),
+                w.to(device),
+                pre_x0 if pre_x0 is None else precision.layout(pre_x0),
+                pre_states,
+                cfg.beta,
+                gen,
+                cfg.model_timestep_min,
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:
@@ -363,6 +366,7 @@ def finetune_unet(
                 p.copy_(e)
     if cfg.mode == "lora":
         merge_lora(unet)
+    unet.set_attn_processor(attention)
     unet = unet.eval().requires_grad_(False)
     if metrics_out is not None:
         tail = history[-min(50, len(history)) :]
@@ -376,6 +380,7 @@ def finetune_unet(
                 "final_loss": float(np.mean([h["loss"] for h in tail])),
                 "final_pretrain_loss": float(np.mean([h["pretrain"] for h in tail])),
                 "seconds": round(time.time() - t0, 1),
+                "precision": precision.record(),
                 "history": history,
             }
         )
