@@ -183,7 +183,7 @@ def test_every_ray_container_reads_keys_and_credentials_from_secrets(
     for group, template in ray_pod_templates(one(objects, "RayService")).items():
         env = {e["name"]: e for e in template["spec"]["containers"][0]["env"]}
         assert env["T2IALIGN_API_KEYS"]["valueFrom"]["secretKeyRef"]["name"] == api_secret, group
-        for var in ("T2IALIGN_S3_ACCESS_KEY", "T2IALIGN_S3_SECRET_KEY"):
+        for var in ("T2IALIGN_S3_ACCESS_KEY", "T2IALIGN_S3_SECRET_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             assert "value" not in env[var] and env[var]["valueFrom"]["secretKeyRef"]["name"], group
         assert env["RAY_SERVE_GRPC_MAX_MESSAGE_SIZE"]["value"] == "67108864"
 

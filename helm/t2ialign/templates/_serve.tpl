@@ -61,6 +61,17 @@ result is what serve_config(ServeArgs) gives for the same settings.
     secretKeyRef:
       name: {{ include "t2ialign.s3Secret" $root }}
       key: {{ $root.Values.objectStore.credentials.secretKeyKey }}
+{{- /* The same credentials under the names pyarrow reads, for s3:// URIs such as Ray Train's storage_path. */}}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "t2ialign.s3Secret" $root }}
+      key: {{ $root.Values.objectStore.credentials.accessKeyKey }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "t2ialign.s3Secret" $root }}
+      key: {{ $root.Values.objectStore.credentials.secretKeyKey }}
 {{- with $root.Values.common.containerEnv }}
 {{ toYaml . }}
 {{- end }}
