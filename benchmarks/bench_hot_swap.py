@@ -1,12 +1,14 @@
 """Hot-swap under load (issue 20): two generator replicas behind the real Serve gRPC proxy, a bounded steady
 stream of Generate calls, and the coordinator's Promote (then Rollback) in the middle of it.
 
-Measured in one run: failed calls (goal 0); the UNet version of every answer (old or new during a swap, only
-the new one after Promote returns); p50 and p99 latency of calls that started during each swap against the
-steady calls before it (goal: p99 at most 1.5x steady). Models: the shipped toy weights (weights/toy); the new
-version is the shipped UNet with its weights perturbed (same size, so the load costs what a real one does).
+Measured in one run, over `--cycles` promote + rollback pairs: failed calls (goal 0); the UNet version of every
+answer (old or new while a swap runs, only the new one for calls started after it returns); p50 and p99 latency
+of the calls in flight during any swap against the calls that overlapped none (goal: p99 at most 1.5x steady).
+Models: the shipped toy weights (weights/toy); the new version is the shipped UNet with its weights perturbed
+(same size, so the load costs what a real one does); the rollbacks go back to the base, which the coordinator
+enters in the pointer history before the first promotion.
 
-Usage: nice -n 10 .venv/bin/python benchmarks/bench_hot_swap.py [--steady-s 20] [--steps 10] [--quick]
+Usage: nice -n 10 .venv/bin/python benchmarks/bench_hot_swap.py [--steady-s 10] [--cycles 4] [--steps 10] [--quick]
 Prints one JSON line with every figure; BENCHMARKS.md records a run.
 """
 
@@ -54,35 +56,53 @@ def publish_perturbed_unet(store, version: str, work: Path, seed: int) -> None:
     upload_folder(store, folder, model_prefix("unet", version))
 
 
-def swap_window(stream: GenerateStream, action, settle_calls: int) -> dict:
-    """Run `action` (a Promote or Rollback) under the stream; latency during it against the steady calls before."""
-    steady_from = time.perf_counter()
-    stream.wait_calls(settle_calls)
-    t0 = time.perf_counter()
-    reply = action()
-    t1 = time.perf_counter()
-    stream.wait_calls(settle_calls)
-    steady, during = percentiles(stream.between(steady_from, t0)), percentiles(stream.between(t0, t1))
-    new = reply.serving.version
-    after = {c.version for c in stream.between(t1, float("inf")) if not c.error}
+def overlapping(calls: list, windows: list[tuple[float, float]]) -> list:
+    """Calls in flight at some moment of any window (started before its end, ended after its start)."""
+    return [c for c in calls if any(c.start < t1 and c.start + c.seconds > t0 for t0, t1 in windows)]
+
+
+def run_swaps(stream: GenerateStream, swaps: list, settle_calls: int) -> dict:
+    """Each swap (a Promote or Rollback call) between `settle_calls` steady calls; latency of the calls in flight
+    during any swap against the calls that overlapped none, pooled over all swaps."""
+    windows, outcomes = [], []
+    for name, action, expected in swaps:
+        stream.wait_calls(settle_calls)
+        t0 = time.perf_counter()
+        reply = action()
+        t1 = time.perf_counter()
+        windows.append((t0, t1))
+        stream.wait_calls(settle_calls)
+        started_after = {c.version for c in stream.between(t1, float("inf")) if not c.error}
+        outcomes.append(
+            {
+                "swap": name,
+                "seconds": round(t1 - t0, 2),
+                "replicas": [{"version": r.version, "error": r.error} for r in reply.replicas],
+                "versions_in_flight": sorted({c.version for c in overlapping(stream.calls, [(t0, t1)])}),
+                "versions_started_after": sorted(started_after),
+                "only_new_after": started_after <= {expected},
+            }
+        )
+        print(f"[bench] {json.dumps(outcomes[-1])}", file=sys.stderr, flush=True)
+    calls = [c for c in stream.calls if not c.error]
+    during = overlapping(calls, windows)
+    steady = [c for c in calls if c not in during]
+    s, d = percentiles(steady), percentiles(during)
     return {
-        "seconds": round(t1 - t0, 2),
-        "serving": new,
-        "replicas": [{"id": r.replica_id[-8:], "version": r.version, "error": r.error} for r in reply.replicas],
-        "steady": {k: round(v, 4) for k, v in steady.items()},
-        "during_swap": {k: round(v, 4) for k, v in during.items()},
-        "p50_ratio": round(during["p50_s"] / steady["p50_s"], 3),
-        "p99_ratio": round(during["p99_s"] / steady["p99_s"], 3),
-        "versions_during": sorted({c.version for c in stream.between(t0, t1)}),
-        "versions_after": sorted(after),
+        "steady": {k: round(v, 4) for k, v in s.items()},
+        "during_swap": {k: round(v, 4) for k, v in d.items()},
+        "p50_ratio": round(d["p50_s"] / s["p50_s"], 3),
+        "p99_ratio": round(d["p99_s"] / s["p99_s"], 3),
+        "swaps": outcomes,
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steady-s", type=float, default=20, help="steady calls before each swap, in seconds")
+    ap.add_argument("--steady-s", type=float, default=10, help="steady calls between swaps, in seconds")
     ap.add_argument("--steps", type=int, default=10, help="sampler steps per Generate")
     ap.add_argument("--threads", type=int, default=2, help="client threads in the stream")
+    ap.add_argument("--cycles", type=int, default=4, help="promote + rollback pairs")
     ap.add_argument("--quick", action="store_true", help="a few seconds of each phase (checks the script)")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -126,23 +146,16 @@ def main() -> None:
             rate_t0, n0 = time.perf_counter(), len(stream.calls)
             stream.wait_calls(8)
             per_s = (len(stream.calls) - n0) / (time.perf_counter() - rate_t0)
-            settle = 6 if args.quick else max(10, int(per_s * args.steady_s))
-            print(f"[bench] {per_s:.1f} calls/s; {settle} steady calls around each swap", file=sys.stderr, flush=True)
-            promote = swap_window(
-                stream,
-                lambda: stub.Promote(
-                    coordinator_pb2.PromoteRequest(kind=unet, version="unet-new", skip_gate=True),
-                    metadata=md,
-                    timeout=600,
-                ),
-                settle,
-            )
-            print(f"[bench] promote: {json.dumps(promote)}", file=sys.stderr, flush=True)
-            rollback = swap_window(
-                stream,
-                lambda: stub.Rollback(coordinator_pb2.RollbackRequest(kind=unet), metadata=md, timeout=600),
-                settle,
-            )
+            settle = 4 if args.quick else max(6, int(per_s * args.steady_s))
+            print(f"[bench] {per_s:.1f} calls/s; {settle} steady calls between swaps", file=sys.stderr, flush=True)
+            base = stub.Status(coordinator_pb2.StatusRequest(), metadata=md, timeout=60).serving_unet.version
+            to_new = coordinator_pb2.PromoteRequest(kind=unet, version="unet-new", skip_gate=True)
+            back = coordinator_pb2.RollbackRequest(kind=unet, reason="benchmark")
+            swaps = []
+            for _ in range(args.cycles):
+                swaps.append(("promote", lambda: stub.Promote(to_new, metadata=md, timeout=600), "unet-new"))
+                swaps.append(("rollback", lambda: stub.Rollback(back, metadata=md, timeout=600), base))
+            measured = run_swaps(stream, swaps, settle)
         failed = [c.error for c in stream.calls if c.error]
         result = {
             "machine": f"{os.cpu_count()} CPUs (shared)",
@@ -150,8 +163,8 @@ def main() -> None:
             "failed": len(failed),
             "failures": sorted(set(failed))[:5],
             "steps": args.steps,
-            "promote": promote,
-            "rollback": rollback,
+            "cycles": args.cycles,
+            **measured,
         }
         print(json.dumps(result), flush=True)
     finally:

@@ -15,6 +15,21 @@ from ..serving.models import publish_unet_version
 
 __all__ = ["ADMIN_KEY", "USER_KEY"]
 GOOD_VERSIONS = ("unet-a", "unet-b")
+# Rounds on tiny random models: a short training and a gate that every candidate passes (what it measures
+# on random weights means nothing; tests/coordinator/test_full_round.py checks the path, not the figures).
+# 2 x 0.25 CPU generators + 0.5 reward leave one CPU for a training worker.
+TINY_ROUNDS = {
+    "gate": {
+        "prompts_per_category": 1,
+        "images_per_prompt": 1,
+        "num_inference_steps": 2,
+        "min_alignment_gain": -1.0,
+        "min_win_loss_ratio": 0.0,
+        "max_fidelity_ratio": 1e9,
+        "min_diversity_ratio": 0.0,
+    },
+    "trainer": {"reward_epochs": 1, "finetune_steps": 2},
+}
 FLIPPED = "unet-flipped"
 
 
@@ -32,7 +47,7 @@ def publish_flipped(store: ObjectStore, generator_dir: Path, work: Path) -> None
 @pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
     root = tmp_path_factory.mktemp("coordinator")
-    with run_serving(root, generator_replicas=2) as s:
+    with run_serving(root, generator_replicas=2, generator_cpus=0.25, coordinator=TINY_ROUNDS) as s:
         for i, v in enumerate(GOOD_VERSIONS):
             publish_unet_version(s.store, root / "models" / "generator", v, seed=20 + i, work=root)
         publish_flipped(s.store, root / "models" / "generator", root)

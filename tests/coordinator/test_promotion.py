@@ -58,6 +58,9 @@ def test_promote_and_rollback_under_load(cluster) -> None:
     assert {c.version for c in stream.between(t3, float("inf"))} == {"unet-a"}
     history = pointer_history(cluster.store, "unet-serving")
     assert [e["version"] for e in history[-3:]] == ["unet-a", "unet-b", "unet-a"] and history[-1]["restores_seq"]
+    assert history[0]["version"] == "toy-test-base"  # the base was entered before the first promotion
+    base = stub.Rollback(coordinator_pb2.RollbackRequest(kind=UNET, version="toy-test-base"), metadata=md, timeout=300)
+    assert base.serving.version == "toy-test-base" and all(x.version == "toy-test-base" for x in base.replicas)
 
 
 def test_flipped_byte_is_refused_by_every_replica_and_serving_goes_on(cluster) -> None:

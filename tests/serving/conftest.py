@@ -38,7 +38,9 @@ class Serving:
 
 
 @contextmanager
-def run_serving(root: Path, generator_replicas: int = 1, coordinator: dict | None = None) -> Iterator[Serving]:
+def run_serving(
+    root: Path, generator_replicas: int = 1, generator_cpus: float = 0.5, coordinator: dict | None = None
+) -> Iterator[Serving]:
     """Ray + Serve with the four apps on tiny models under `root` (store at root/store); shut down after."""
     import ray
     from ray import serve
@@ -61,12 +63,13 @@ def run_serving(root: Path, generator_replicas: int = 1, coordinator: dict | Non
             "reward": {"config": {"store_url": str(store_dir), "clip": str(clip_dir)}, "scaling": scaling},
             "generator": {
                 "config": {"store_url": str(store_dir), "model": str(generator_dir), "default_num_inference_steps": 2},
-                "scaling": {**scaling, "num_replicas": generator_replicas},
+                "scaling": {**scaling, "num_replicas": generator_replicas, "num_cpus": generator_cpus},
             },
             "coordinator": {
                 "config": {
                     "store_url": str(store_dir),
                     "model": str(generator_dir),
+                    "clip": str(clip_dir),
                     "poll_s": 0.2,
                     **(coordinator or {}),
                 }

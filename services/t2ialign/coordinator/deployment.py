@@ -15,7 +15,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from ray import serve
 from starlette.responses import JSONResponse
 
-from t2ialign.common.manifest import read_manifest
 from t2ialign.coordinator import feedback
 from t2ialign.coordinator.clients import ServiceCalls
 from t2ialign.coordinator.config import CoordinatorConfig
@@ -108,11 +107,11 @@ class CoordinatorDeployment:
             self.cfg.generator_app, self.cfg.generator_deployment, "load_unet", "serving_version", t
         )
         rewards = ServeReplicas(self.cfg.reward_app, self.cfg.reward_deployment, "load_reward", "serving_version", t)
-        self.promoter = Promoter(self.store, generators, rewards)
         work = Path(tempfile.mkdtemp(prefix="t2ialign-coordinator-"))
         model = storage.resolve_folder(self.store, self.cfg.model, work)  # store:<prefix> is downloaded, verified
         clip = storage.resolve_folder(self.store, self.cfg.clip, work)
-        base = str(read_manifest(model).get("version") or "base")
+        base = storage.base_version(model)  # the gate is toy-only
+        self.promoter = Promoter(self.store, generators, rewards, base_unet=(base, model / "unet"))
         self.runner = RoundRunner(self.cfg, self.store, ServiceCalls(self.cfg), self.promoter, base, (model, clip))
         self._thread = threading.Thread(target=self.runner.run, name="round-runner", daemon=True)
         self._thread.start()  # carries on with any round left unfinished by a previous replica

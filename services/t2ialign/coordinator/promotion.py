@@ -14,9 +14,13 @@ Rollback resolves the earlier version from the pointer history, then takes the s
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any, Protocol
 
+from t2ialign.common.manifest import write_manifest
 from t2ialign.serving.errors import FailedPrecondition, InvalidArgument, NotFound
 from t2ialign.store import (
     REWARD_SERVING,
@@ -27,6 +31,7 @@ from t2ialign.store import (
     model_prefix,
     rollback_target,
     set_pointer,
+    upload_folder,
     validate_id,
 )
 
@@ -57,11 +62,34 @@ def gate_key(version: str) -> str:
 
 
 class Promoter:
-    """One promotion or rollback at a time (the coordinator runs one replica)."""
+    """One promotion or rollback at a time (the coordinator runs one replica).
 
-    def __init__(self, store: ObjectStore, generators: Replicas, rewards: Replicas | None):
-        self.store, self.generators, self.rewards = store, generators, rewards
+    `base_unet` (version, local UNet folder) is the base pipeline's own UNet: before the first promotion it is
+    published under models/unet/<version>/ and entered in the pointer history, so a rollback can reach it.
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        generators: Replicas,
+        rewards: Replicas | None,
+        base_unet: tuple[str, Path] | None = None,
+    ):
+        self.store, self.generators, self.rewards, self.base_unet = store, generators, rewards, base_unet
         self._lock = threading.Lock()
+
+    def _record_base(self) -> None:
+        """What serves while pointers/unet-serving is unset becomes its first entry (once)."""
+        if self.base_unet is None or get_pointer(self.store, UNET_SERVING) is not None:
+            return
+        version, unet_dir = self.base_unet
+        if not self.store.exists(model_prefix("unet", version) + "manifest.json"):
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp) / version
+                shutil.copytree(unet_dir, folder)
+                write_manifest(folder, kind="unet", version=version, parent_version="", note="the base pipeline's UNet")
+                upload_folder(self.store, folder, model_prefix("unet", version))
+        set_pointer(self.store, UNET_SERVING, version, "the base model, recorded before the first promotion")
 
     def _check_version(self, kind: str, version: str) -> str:
         if kind not in POINTERS:
@@ -97,6 +125,8 @@ class Promoter:
 
     def _move(self, kind: str, version: str, prefix: str, reason: str, restores: dict | None) -> dict[str, Any]:
         pointer = POINTERS[kind]
+        if kind == "unet":
+            self._record_base()
         previous = get_pointer(self.store, pointer)
         replicas: list[dict[str, Any]] = []
         if kind == "unet":

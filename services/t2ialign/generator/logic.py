@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from t2ialign.common.manifest import read_manifest
 from t2ialign.common.png import encode_png
 from t2ialign.generator.backends import GeneratorBackend, check_compatible, load_backend, load_unet_checkpoint
 from t2ialign.generator.config import GeneratorServiceConfig
@@ -130,7 +129,7 @@ class Generator:
         folder = storage.resolve_folder(store, cfg.model, work)
         clip = storage.resolve_folder(store, cfg.clip, work) if cfg.clip else None
         backend = load_backend(cfg.backend, folder, clip, storage.resolve_device(cfg.device), cfg.dtype)
-        base_version = str(read_manifest(folder).get("version") or f"{cfg.backend}-base")
+        base_version = storage.base_version(folder, cfg.backend)
         gen = cls(Served(backend, base_version), store, cfg, cfg.backend)
         gen.sync_to_pointer()
         return gen

@@ -58,6 +58,14 @@ def resolve_folder(store: ObjectStore, source: str, work_dir: Path) -> Path:
     return folder
 
 
+def base_version(folder: Path, backend: str = "toy") -> str:
+    """The version name of a base pipeline: its manifest's `version`, else "<backend>-base" (the generator
+    serves it under this name, and the coordinator enters it in the pointer history before a first promotion)."""
+    from t2ialign.common.manifest import read_manifest
+
+    return str(read_manifest(folder).get("version") or f"{backend}-base")
+
+
 def resolve_device(device: str) -> str:
     """ "auto" -> "cuda" if a GPU is visible (Ray hides GPUs from replicas that did not ask for one), else "cpu"."""
     import torch
