@@ -43,6 +43,13 @@ CLUSTER_WEIGHTS = {  # values.yaml's defaults: the base models as prefixes in th
     "reward": {"config": {"clip": "store:models/toy/clip"}},
     "generator": {"config": {"model": "store:models/toy/generator", "clip": "store:models/toy/clip"}},
     "coordinator": {"config": {"model": "store:models/toy/generator", "clip": "store:models/toy/clip"}},
+    "trainer": {
+        "config": {
+            "model": "store:models/toy/generator",
+            "clip": "store:models/toy/clip",
+            "runs_path": "/tmp/t2ialign-train-runs",
+        }
+    },
 }
 CHART_DEFAULTS = deep_merge(CLUSTER_WEIGHTS, {n: {"config": {"store_url": IN_CHART_STORE}} for n in CLUSTER_WEIGHTS})
 RAYSERVICE_SCHEMA = json.loads((Path(__file__).parent / "rayservice_v1_schema.json").read_text())
@@ -147,14 +154,14 @@ def test_values_override_scaling_and_config_like_serve_args() -> None:
 def test_a_disabled_application_is_left_out() -> None:
     config = serve_config_of(render({"applications": {"gateway": {"enabled": False}}}))
     names = [a["name"] for a in config["applications"]]
-    assert names == ["reward", "generator", "coordinator"]
+    assert names == ["reward", "generator", "coordinator", "trainer"]
 
 
 def test_external_store_url_reaches_every_store_app() -> None:
     config = serve_config_of(render(SCENARIOS["external_store"]))
     url = "s3://team-t2i?endpoint=s3.eu-west-1.amazonaws.com&secure=true&region=eu-west-1"
     urls = {a["name"]: a["args"]["config"].get("store_url") for a in config["applications"]}
-    assert urls == {"reward": url, "generator": url, "coordinator": url, "gateway": None}
+    assert urls == {"reward": url, "generator": url, "coordinator": url, "trainer": url, "gateway": None}
 
 
 # Secrets stay in Secrets ---------------------------------------------------------------------------
@@ -284,7 +291,7 @@ def test_notes_say_how_to_call_the_api() -> None:
     text = notes()
     assert f"svc/{FULLNAME}-serve-svc 8000 9000" in text
     assert "/v1/generate" in text and "GeneratorService/Generate" in text
-    assert "Applications: reward, generator, coordinator, gateway" in text
+    assert "Applications: reward, generator, coordinator, trainer, gateway" in text
 
 
 def test_ray_pods_run_as_the_images_non_root_user() -> None:

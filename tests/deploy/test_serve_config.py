@@ -38,11 +38,11 @@ def test_chart_file_is_the_cluster_variant_of_the_same_config() -> None:
     ServeDeploySchema.model_validate(chart["serve"])
     assert chart["serve"]["applications"] == local["applications"]
     assert chart["serve"]["proxy_location"] == "EveryNode" and chart["serve"]["http_options"]["host"] == "0.0.0.0"
-    assert chart["store_url_apps"] == ["reward", "generator", "coordinator"]
+    assert chart["store_url_apps"] == ["reward", "generator", "coordinator", "trainer"]
 
 
 def test_autoscaling_replaces_a_fixed_replica_count() -> None:
     fixed = _options(Scaling(num_replicas=3, num_gpus=1))
-    assert fixed == {"num_replicas": 3, "ray_actor_options": {"num_cpus": 1, "num_gpus": 1}}
+    assert fixed == {"num_replicas": 3, "ray_actor_options": {"num_cpus": 0.5, "num_gpus": 1}}
     auto = _options(Scaling.model_validate({"autoscaling": {"min_replicas": 0, "max_replicas": 5}}))
     assert auto["num_replicas"] == "auto" and auto["autoscaling_config"]["max_replicas"] == 5

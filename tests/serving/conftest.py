@@ -74,6 +74,7 @@ def run_serving(
                     **(coordinator or {}),
                 }
             },
+            "trainer": {"config": {"store_url": str(store_dir), "model": str(generator_dir), "clip": str(clip_dir)}},
             "http_port": http_port,
             "grpc_port": grpc_port,
         }

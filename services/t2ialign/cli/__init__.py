@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from t2ialign.cli import demo, evaluate, pretrain, reproduce, round, serve, store, world
+from t2ialign.cli import demo, evaluate, jobs, pretrain, reproduce, round, serve, store, world
 
-COMMAND_GROUPS = (pretrain, world, evaluate, reproduce, serve, store, round, demo)  # order of `t2ialign --help`
+COMMAND_GROUPS = (pretrain, world, evaluate, reproduce, serve, store, round, jobs, demo)  # order of `t2ialign --help`
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -63,6 +63,10 @@ def serve_args(args: argparse.Namespace) -> ServeArgs:
                 }
             },
             "coordinator": {"config": {"store_url": args.store, "model": args.model}},
+            "trainer": {  # fine-tunes the toy pipeline; with --backend sd it keeps the toy defaults
+                "config": {"store_url": args.store, "clip": args.clip or str(DEFAULT_CLIP)}
+                | ({"model": args.model} if args.backend == "toy" else {})
+            },
             "http_host": args.host,
             "http_port": args.http_port,
             "grpc_port": args.grpc_port,

@@ -1,8 +1,9 @@
-"""Python client for product backends: reward scores (the ImageReward shape) and generation.
+"""Python client for product backends: reward scores (the ImageReward shape), generation and training jobs.
 
-    from t2ialign.client import RewardClient, GeneratorClient
+    from t2ialign.client import GeneratorClient, RewardClient, TrainerClient
     scores = RewardClient("http://localhost:8000", api_key).score("a red circle", ["a.png", "b.jpg"])
     out = GeneratorClient("grpc://localhost:9000", api_key).generate("a red circle", num_images=2, best_of_n=8)
+    jobs = TrainerClient("http://localhost:8000", admin_key).list(state="running")
 
 `url` is the REST gateway (http:// or https://) or the Serve gRPC proxy (grpc://host:port). Images may be
 PNG/JPEG bytes, file paths, uint8 (H, W, 3) arrays or PIL images. Light: no torch, no Ray.
@@ -254,6 +255,58 @@ class GeneratorClient:
             "last_load_error": r.last_load_error,
             "replica_id": r.replica_id,
         }
+
+    def close(self) -> None:
+        self._t.close()
+
+
+class TrainerClient:
+    """Training jobs (admin key): the gateway's /v1/admin/jobs routes or the gRPC TrainerService.
+
+    Jobs come back as dicts: the gateway's JSON, or the proto Job as JSON (field names as in the proto)."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 60.0, app: str = "trainer"):
+        self._t = _Transport(url, api_key, app, timeout)
+        if self._t.grpc is not None:
+            from t2ialign.v1 import trainer_pb2_grpc
+
+            self._stub = trainer_pb2_grpc.TrainerServiceStub(self._t.grpc)
+
+    @staticmethod
+    def _job(job: Any) -> dict[str, Any]:
+        from google.protobuf.json_format import MessageToDict
+
+        return MessageToDict(job, preserving_proto_field_name=True)
+
+    def list(self, kind: str = "", state: str = "", page_size: int = 0, page_token: str = "") -> dict[str, Any]:
+        """{"jobs": [...], "next_page_token": str}; kind "reward"/"finetune", state "queued", "running", ..."""
+        if self._t.http is not None:
+            query = {"kind": kind, "state": state, "page_size": page_size, "page_token": page_token}
+            return self._t.get("/v1/admin/jobs", {k: v for k, v in query.items() if v})
+        from t2ialign.v1 import trainer_pb2
+
+        req = trainer_pb2.ListJobsRequest(
+            kind=trainer_pb2.JobKind.Value(f"JOB_KIND_{kind.upper()}") if kind else 0,
+            state=trainer_pb2.JobState.Value(f"JOB_STATE_{state.upper()}") if state else 0,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        r = self._t.call(self._stub.ListJobs, req)
+        return {"jobs": [self._job(j) for j in r.jobs], "next_page_token": r.next_page_token}
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        if self._t.http is not None:
+            return self._t.get(f"/v1/admin/jobs/{job_id}")
+        from t2ialign.v1 import trainer_pb2
+
+        return self._job(self._t.call(self._stub.GetJob, trainer_pb2.GetJobRequest(job_id=job_id)).job)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        if self._t.http is not None:
+            return self._t.post(f"/v1/admin/jobs/{job_id}/cancel", {})
+        from t2ialign.v1 import trainer_pb2
+
+        return self._job(self._t.call(self._stub.CancelJob, trainer_pb2.CancelJobRequest(job_id=job_id)).job)
 
     def close(self) -> None:
         self._t.close()

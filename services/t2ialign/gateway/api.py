@@ -1,6 +1,7 @@
 """The public REST API, as a plain FastAPI app over a `Backends` protocol (tested without Ray).
 
 Routes: POST /v1/score, POST /v1/rank, POST /v1/generate, GET /v1/models, POST /v1/admin/load_unet,
+/v1/admin/jobs/* (jobs_api.py),
 GET /healthz; OpenAPI docs at /docs. Auth: `Authorization: Bearer <key>` (see t2ialign.serving.auth).
 Errors: {"error": {"code": <gRPC code name>, "message": <what to change>}} with a 4xx/5xx status.
 """
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from t2ialign.gateway.config import GatewayConfig
+from t2ialign.gateway.jobs_api import jobs_router
 from t2ialign.gateway.rounds_api import RoundBackend, add_round_routes
 from t2ialign.serving import limits
 from t2ialign.serving.auth import ApiKeys
@@ -32,6 +34,8 @@ class Backends(Protocol):
     async def generate(self, request: dict[str, Any]) -> dict[str, Any]: ...
     async def models(self) -> dict[str, Any]: ...
     async def load_unet(self, version: str, prefix: str) -> dict[str, Any]: ...
+
+    # and the training-job methods of jobs_api.JobBackend
 
 
 # Request and response bodies ------------------------------------------------------------------------
@@ -179,4 +183,5 @@ def create_app(
 
     if rounds is not None:
         add_round_routes(app, rounds, user, admin)
+    app.include_router(jobs_router(backends, admin))
     return app

@@ -12,4 +12,6 @@ class GatewayConfig(BaseModel, extra="forbid"):
     generator_deployment: str = "GeneratorDeployment"
     coordinator_app: str = "coordinator"  # Serve application + deployment behind /v1/feedback and /v1/admin/*
     coordinator_deployment: str = "CoordinatorDeployment"
+    trainer_app: str = "trainer"  # Serve application + deployment behind /v1/admin/jobs
+    trainer_deployment: str = "TrainerDeployment"
     max_body_mb: float = Field(80, gt=0)  # larger bodies get 413 before parsing (a 20 MiB image is 27 MiB base64)

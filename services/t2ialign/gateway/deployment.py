@@ -1,4 +1,5 @@
-"""Gateway as the Serve HTTP ingress; its backends are DeploymentHandles to the reward and generator apps."""
+"""Gateway as the Serve HTTP ingress; its backends are DeploymentHandles to the reward, generator and trainer
+apps."""
 
 from __future__ import annotations
 
@@ -63,6 +64,22 @@ class HandleBackends:
 
     async def load_unet(self, version: str, prefix: str) -> dict[str, Any]:
         return await _call(self.generator, "load_unet", version, prefix)
+
+    @property
+    def trainer(self) -> Any:
+        return self._handle(self.cfg.trainer_deployment, self.cfg.trainer_app)
+
+    async def start_job(self, kind: str, request: dict[str, Any]) -> dict[str, Any]:
+        return await _call(self.trainer, "start_job", kind, request)
+
+    async def get_job(self, job_id: str) -> dict[str, Any]:
+        return await _call(self.trainer, "get_job", job_id)
+
+    async def list_jobs(self, kind: str, state: str, page_size: int, page_token: str) -> dict[str, Any]:
+        return await _call(self.trainer, "list_jobs", kind, state, page_size, page_token)
+
+    async def cancel_job(self, job_id: str) -> dict[str, Any]:
+        return await _call(self.trainer, "cancel_job", job_id)
 
 
 class CoordinatorBackend:

@@ -4,8 +4,10 @@ local launcher behind `t2ialign serve`.
 APPLICATIONS is the one list of Serve applications: `t2ialign serve` starts it, and serving/serve_config.py
 writes it out as deploy/serve_local.yaml and as the Helm chart's helm/t2ialign/files/applications.yaml.
 One application per service: `reward` (gRPC RewardService), `generator` (gRPC GeneratorService),
-`coordinator` (gRPC CoordinatorService: rounds, promotion, rollback) and `gateway` (HTTP ingress at /).
-The gRPC proxy routes by the `application` metadata key of each call.
+`coordinator` (gRPC CoordinatorService: rounds, promotion, rollback), `trainer` (gRPC TrainerService: training
+jobs on Ray Train) and `gateway` (HTTP ingress at /). The gRPC proxy routes by the `application` metadata key
+of each call. CPUs on the local default (2 cores): reward and generator 0.5 each, the others 0 (the trainer
+only launches jobs), so one training worker (1 CPU, TrainerServiceConfig.cpus_per_worker) fits beside them.
 Adding an application: one AppSpec below and its field in ServeArgs, then
 `python -m t2ialign.serving.serve_config --write` (tests fail until the written files match).
 """
@@ -26,6 +28,7 @@ from t2ialign.gateway.config import GatewayConfig
 from t2ialign.generator.config import GeneratorServiceConfig
 from t2ialign.reward.config import RewardServiceConfig
 from t2ialign.serving.limits import GRPC_MAX_MESSAGE_BYTES
+from t2ialign.trainer.config import TrainerServiceConfig
 
 GRPC_MESSAGE_ENV = "RAY_SERVE_GRPC_MAX_MESSAGE_SIZE"  # read by the Serve gRPC proxy when it starts
 
@@ -40,7 +43,8 @@ class Autoscaling(BaseModel, extra="forbid"):
 
 class Scaling(BaseModel, extra="forbid"):
     num_replicas: int = Field(1, ge=1)  # replicas of the deployment (each loads its own model copy)
-    num_cpus: float = Field(1, ge=0)  # CPUs reserved per replica (Ray scheduling, not a thread limit)
+    num_cpus: float = Field(0.5, ge=0)  # CPUs reserved per replica (Ray scheduling, not a thread limit); 0.5
+    # leaves a 2-core machine one CPU for a training worker beside reward and generator (torch_threads is 1)
     num_gpus: float = Field(0, ge=0)  # GPUs per replica; the models move to "cuda" only if given one
     autoscaling: Autoscaling | None = None  # set: replicas follow load between its bounds; num_replicas unused
 
@@ -58,6 +62,11 @@ class GeneratorAppArgs(BaseModel, extra="forbid"):
 class CoordinatorAppArgs(BaseModel, extra="forbid"):
     config: CoordinatorConfig = CoordinatorConfig()
     scaling: Scaling = Scaling(num_cpus=0)  # one replica: the only writer of rounds and serving pointers
+
+
+class TrainerAppArgs(BaseModel, extra="forbid"):
+    config: TrainerServiceConfig = TrainerServiceConfig()
+    scaling: Scaling = Scaling(num_cpus=0)  # jobs run in their own actors and Ray Train workers
 
 
 class GatewayAppArgs(BaseModel, extra="forbid"):
@@ -93,6 +102,13 @@ def build_coordinator_app(args: CoordinatorAppArgs) -> Application:
     if args.scaling.num_replicas != 1 or args.scaling.autoscaling is not None:
         raise ValueError("the coordinator runs exactly one replica (it alone moves the serving pointers)")
     return CoordinatorDeployment.options(**_options(args.scaling)).bind(args.config.model_dump())
+
+
+def build_trainer_app(args: TrainerAppArgs) -> Application:
+    from t2ialign.trainer.deployment import TrainerDeployment
+
+    args = TrainerAppArgs.model_validate(args)
+    return TrainerDeployment.options(**_options(args.scaling)).bind(args.config.model_dump())
 
 
 def build_gateway_app(args: GatewayAppArgs) -> Application:
@@ -135,6 +151,13 @@ APPLICATIONS: tuple[AppSpec, ...] = (
         "t2ialign.v1.coordinator_pb2_grpc.add_CoordinatorServiceServicer_to_server",
         "gRPC CoordinatorService (metadata application=coordinator); exactly one replica",
     ),
+    AppSpec(
+        "trainer",
+        "/trainer",
+        "t2ialign.serving.app:build_trainer_app",
+        "t2ialign.v1.trainer_pb2_grpc.add_TrainerServiceServicer_to_server",
+        "gRPC TrainerService (metadata application=trainer, admin key); jobs run on Ray Train",
+    ),
     AppSpec("gateway", "/", "t2ialign.serving.app:build_gateway_app", None, "REST /v1/*, /docs, /healthz"),
 )
 ROUTES = {a.name: a.route_prefix for a in APPLICATIONS}
@@ -147,6 +170,7 @@ class ServeArgs(BaseModel, extra="forbid"):
     reward: RewardAppArgs = RewardAppArgs()
     generator: GeneratorAppArgs = GeneratorAppArgs()
     coordinator: CoordinatorAppArgs = CoordinatorAppArgs()
+    trainer: TrainerAppArgs = TrainerAppArgs()
     gateway: GatewayAppArgs = GatewayAppArgs()
     http_host: str = "127.0.0.1"  # 0.0.0.0 to listen on every interface
     http_port: int = 8000
@@ -195,7 +219,7 @@ def endpoints(args: ServeArgs) -> dict[str, str]:
     http = f"http://{args.http_host}:{args.http_port}"
     grpc = f"{args.http_host}:{args.grpc_port}"
     return {
-        "REST gateway": f"{http}/v1/score, /v1/rank, /v1/generate, /v1/models, /v1/admin/load_unet",
+        "REST gateway": f"{http}/v1/score, /v1/rank, /v1/generate, /v1/models, /v1/admin/load_unet, /v1/admin/jobs",
         "OpenAPI docs": f"{http}/docs",
         "health": f"{http}/healthz (gateway), {http}/-/healthz (Serve proxy)",
         "gRPC RewardService": f"{grpc} with metadata application=reward (Score, Rank)",
@@ -203,4 +227,6 @@ def endpoints(args: ServeArgs) -> dict[str, str]:
         "gRPC CoordinatorService": f"{grpc} with metadata application=coordinator (StartRound, SubmitFeedback, "
         "GetRound, Promote, Rollback, Status)",
         "REST rounds": f"{http}/v1/feedback, /v1/admin/rounds, /v1/admin/promote, /v1/admin/rollback, /v1/admin/status",
+        "gRPC TrainerService": f"{grpc} with metadata application=trainer (StartRewardTraining, StartFinetune, "
+        "GetJob, ListJobs, CancelJob; admin key)",
     }

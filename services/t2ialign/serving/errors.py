@@ -35,6 +35,10 @@ class FailedPrecondition(ServiceError):
     grpc_code, http_status = "FAILED_PRECONDITION", 409
 
 
+class ResourceExhausted(ServiceError):
+    grpc_code, http_status = "RESOURCE_EXHAUSTED", 429
+
+
 class Unavailable(ServiceError):
     grpc_code, http_status = "UNAVAILABLE", 503
 

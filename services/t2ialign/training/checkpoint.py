@@ -41,8 +41,13 @@ def save_training_state(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     ema: torch.nn.Module | None = None,
+    extra_tensors: dict[str, torch.Tensor] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Write model, EMA and optimizer state plus `state.json` (step, config) and a manifest."""
+    """Write model, EMA and optimizer state plus `state.json` (step, config) and a manifest.
+
+    `extra_tensors` and `extra` (JSON) hold whatever else a loop needs to resume (RNG states, an EMA kept as
+    a tensor list); read them back with `read_training_extra`."""
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
@@ -51,7 +56,10 @@ def save_training_state(
         save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, tmp / "ema.safetensors")
     opt_tensors, opt_meta = _optimizer_tensors(optimizer)
     save_file(opt_tensors, tmp / "optimizer.safetensors")
-    (tmp / "state.json").write_text(json.dumps({"step": step, "config": config, "optimizer": opt_meta}, indent=2))
+    if extra_tensors:
+        save_file({k: v.detach().contiguous().cpu() for k, v in extra_tensors.items()}, tmp / "extra.safetensors")
+    state = {"step": step, "config": config, "optimizer": opt_meta, "extra": extra or {}}
+    (tmp / "state.json").write_text(json.dumps(state, indent=2))
     write_manifest(tmp, kind="training-state", step=step)
     if folder.exists():
         old = folder.with_name(folder.name + ".old")
@@ -83,3 +91,10 @@ def load_training_state(
         ema.load_state_dict(load_file(folder / "ema.safetensors"))
     _restore_optimizer(optimizer, load_file(folder / "optimizer.safetensors"), state["optimizer"])
     return int(state["step"])
+
+
+def read_training_extra(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The `extra_tensors` and `extra` saved by `save_training_state` (empty if none were)."""
+    folder = Path(folder)
+    tensors = load_file(folder / "extra.safetensors") if (folder / "extra.safetensors").exists() else {}
+    return tensors, json.loads((folder / "state.json").read_text()).get("extra", {})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import json
 import math
 import random
 import time
@@ -29,8 +30,10 @@ from t2ialign.common.manifest import sha256_file, write_manifest
 from t2ialign.models.reward import RewardModel
 from t2ialign.models.toy_pipeline import UNET_WEIGHTS, ToyPipeline, to_model_space
 from t2ialign.toyworld.corpus import corpus_batch
+from t2ialign.training.checkpoint import load_training_state, read_training_extra, save_training_state
 from t2ialign.training.feedback import FeedbackSet
 from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_per_sample, ema_update
+from t2ialign.training.hooks import LoopHooks, StepInfo
 
 MODES = ("full", "lora")
 WEIGHT_NORMALIZATIONS = ("none", "clip", "mean", "batch_mean", "exp", "prompt_mean", "prompt_top")
@@ -186,13 +189,21 @@ def finetune_loss(
     beta: float,
     generator: torch.Generator | None = None,
     model_timestep_min: float = 0.0,
+    shard: tuple[slice, slice] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Eq. 3 on one batch: mean(w * l_model) + beta * mean(l_pre). One UNet pass over both halves.
 
     model_x0: (Bm, 3, H, W) in [-1, 1]; model_states: (Bm, L, W); weights: (Bm,); pre_*: the corpus half or None.
     model_timestep_min > 0 draws the model half's t from [min * T, T) instead of [0, T).
+    shard = (model slice, corpus slice): a data-parallel rank's equal share of each half (LoopHooks.shard); the
+    noise and t are drawn for the whole batch, so the ranks' mean loss is the one-process loss.
     """
     bm = len(model_x0)
+    keep = None
+    if shard is not None:
+        n_pre = 0 if pre_x0 is None else len(pre_x0)
+        keep = torch.cat([torch.arange(bm)[shard[0]], bm + torch.arange(n_pre)[shard[1]]])
+        weights = weights[shard[0]]
     x0, states = model_x0, model_states
     if pre_x0 is not None and len(pre_x0):
         x0, states = torch.cat([model_x0, pre_x0]), torch.cat([model_states, pre_states])
@@ -205,7 +216,8 @@ def finetune_loss(
                 torch.randint(0, n_t, (len(x0) - bm,), generator=generator),
             ]
         )
-    per_sample = denoising_loss_per_sample(unet, noise_scheduler, x0, states, generator, timesteps)  # (Bm + Bp,)
+    per_sample = denoising_loss_per_sample(unet, noise_scheduler, x0, states, generator, timesteps, keep)
+    bm = len(weights)  # this rank's model samples (all of them without a shard)
     model_term = reward_weighted_loss(per_sample[:bm], weights)
     pre_term = per_sample[bm:].mean() if len(per_sample) > bm else torch.zeros((), device=per_sample.device)
     total = model_term + beta * pre_term
@@ -270,12 +282,16 @@ def finetune_unet(
     unet: UNet2DConditionModel | None = None,
     metrics_out: dict[str, Any] | None = None,
     progress: bool = True,
+    hooks: LoopHooks | None = None,
 ) -> UNet2DConditionModel:
     """Fine-tune a copy of `unet` (default pipe.unet) by Eq. 3 and return it (LoRA merged), frozen, in eval mode.
 
-    `metrics_out`, if given, is filled with the loss history and weight statistics.
+    `metrics_out`, if given, is filled with the loss history and weight statistics. `hooks` (training/hooks.py):
+    data-parallel rank, DDP wrapper, resume and a per-step callback, for a runner such as the trainer service.
     """
     cfg = cfg or FinetuneConfig()
+    hooks = hooks or LoopHooks()
+    shard = (hooks.shard(cfg.model_batch), hooks.shard(cfg.pretrain_batch)) if hooks.world_size > 1 else None
     t0 = time.time()
     # 1. Check inputs, and score D_model once (r_phi and the text encoder are frozen).
     images, prompts, rewards, tiebreak, stats = _model_pool(data, unlabeled, reward_model, cfg)
@@ -318,9 +334,12 @@ def finetune_unet(
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
     ema = [p.detach().clone() for p in params] if cfg.ema_decay else None
     noise_scheduler = DDPMScheduler.from_config(pipe.noise_config)  # the base model's own prediction type
-    # 3. Train: each batch is cfg.model_batch model samples (reward-weighted) + cfg.pretrain_batch corpus samples.
     history: list[dict[str, float]] = []
-    bar = tqdm(range(cfg.steps), desc=f"finetune ({cfg.mode})", disable=not progress)
+    start = _restore(hooks.resume_from, cfg, unet, opt, ema, gen, rng, history) if hooks.resume_from else 0
+    model = hooks.wrap(unet)
+    # 3. Train: each batch is cfg.model_batch model samples (reward-weighted) + cfg.pretrain_batch corpus samples.
+    # Every rank draws the same global batch; with a shard each computes its share (finetune_loss).
+    bar = tqdm(range(start, cfg.steps), desc=f"finetune ({cfg.mode})", disable=not progress)
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = lr * min(1.0, (step + 1) / max(1, cfg.warmup))
@@ -339,7 +358,7 @@ def finetune_unet(
             pre_x0, pre_states = to_model_space(pre_imgs).to(device), texts(captions).to(device)
         with precision.autocast():  # forward and backward in the reduced dtype; weights and AdamW stay fp32
             loss, parts = finetune_loss(
-                unet,
+                model,
                 noise_scheduler,
                 precision.layout(model_x0[idx].to(device)),
                 texts([prompts[i] for i in idx.tolist()]).to(device),
@@ -349,6 +368,7 @@ def finetune_unet(
                 cfg.beta,
                 gen,
                 cfg.model_timestep_min,
+                shard,
             )
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -359,6 +379,12 @@ def finetune_unet(
             ema_update(ema, params, cfg.ema_decay)
         history.append({"step": step, "loss": loss.item(), **parts})
         bar.set_postfix(loss=f"{loss.item():.4f}")
+
+        def save(folder: Path, step: int = step + 1) -> None:
+            _save(folder, step, cfg, unet, opt, ema, gen, rng, history)
+
+        if hooks.after_step(StepInfo(step + 1, cfg.steps, history[-1], save)):
+            break
     # 4. Export: the EMA (if kept) into the trained parameters, merge LoRA, freeze.
     if ema is not None:
         with torch.no_grad():
@@ -385,6 +411,45 @@ def finetune_unet(
             }
         )
     return unet
+
+
+def _save(
+    folder: Path,
+    step: int,
+    cfg: FinetuneConfig,
+    unet: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    ema: list[torch.Tensor] | None,
+    gen: torch.Generator,
+    rng: random.Random,
+    history: list[dict[str, float]],
+) -> None:
+    """A resumable checkpoint of finetune_unet's loop: weights, AdamW, EMA, both RNGs, the recent history."""
+    tensors = {"generator_state": gen.get_state(), **{f"ema.{i}": e for i, e in enumerate(ema or [])}}
+    extra = {"python_rng": rng.getstate(), "history": history[-50:]}
+    save_training_state(folder, step, dataclasses.asdict(cfg), unet, opt, None, tensors, extra)
+
+
+def _restore(
+    folder: Path,
+    cfg: FinetuneConfig,
+    unet: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    ema: list[torch.Tensor] | None,
+    gen: torch.Generator,
+    rng: random.Random,
+    history: list[dict[str, float]],
+) -> int:
+    """Load a `_save` checkpoint into the loop's objects; returns the step to continue from."""
+    step = load_training_state(folder, json.loads(json.dumps(dataclasses.asdict(cfg))), unet, opt)
+    tensors, extra = read_training_extra(folder)
+    gen.set_state(tensors["generator_state"])
+    for i, e in enumerate(ema or []):
+        e.copy_(tensors[f"ema.{i}"])
+    version, state, gauss = extra["python_rng"]
+    rng.setstate((version, tuple(state), gauss))
+    history.extend(extra["history"])
+    return step
 
 
 def save_unet(

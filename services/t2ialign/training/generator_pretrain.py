@@ -97,16 +97,21 @@ def denoising_loss_per_sample(
     states: torch.Tensor,
     generator=None,
     timesteps: torch.Tensor | None = None,
+    keep: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """-log p_theta(x|z) up to constants: ||eps - eps_theta(x_t, t, z)||^2 per sample, shape (B,).
 
     For a v-prediction schedule the same loss is taken on v (a per-timestep reweighting of the eps loss).
     `timesteps` (B,) fixes t per sample; by default t is uniform over the training schedule.
+    `keep` (indices) computes only those samples, with the noise and t drawn for the whole batch: the share of
+    one data-parallel rank, so that the ranks together compute exactly the one-process batch.
     """
     noise = torch.randn(x0.shape, generator=generator, device=x0.device)
     if timesteps is None:
         timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (x0.shape[0],), generator=generator)
     t = timesteps.to(x0.device)
+    if keep is not None:
+        x0, states, noise, t = x0[keep], states[keep], noise[keep], t[keep]
     x_t = noise_scheduler.add_noise(x0, noise, t)
     pred = unet(x_t, t, encoder_hidden_states=states).sample
     target = denoising_target(noise_scheduler, x0, noise, t)

@@ -13,8 +13,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import json
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,6 +26,8 @@ from t2ialign.models.clip import ClipBackbone
 from t2ialign.models.precision import Precision
 from t2ialign.models.reward import RewardConfig, RewardModel
 from t2ialign.toyworld.grammar import ATTRIBUTES, SEEN_OBJECTS, max_count, parse_prompt, perturb
+from t2ialign.training.checkpoint import load_training_state, read_training_extra, save_training_state
+from t2ialign.training.hooks import LoopHooks, StepInfo
 
 
 @dataclass
@@ -131,6 +135,49 @@ def _head_version(model: RewardModel) -> str:
     return "reward-" + h.hexdigest()[:12]
 
 
+def _rank_share(batch: torch.Tensor, hooks: LoopHooks) -> tuple[torch.Tensor, float]:
+    """This rank's part of a global batch and the factor that makes the ranks' averaged mean losses equal the
+    one-process mean: len(part) / len(batch) * world_size. An empty part computes one sample at factor 0."""
+    if hooks.world_size == 1:
+        return batch, 1.0
+    part = torch.tensor_split(batch, hooks.world_size)[hooks.rank]
+    if len(part) == 0:
+        return batch[:1], 0.0
+    return part, len(part) / len(batch) * hooks.world_size
+
+
+def _save(
+    folder: Path,
+    epochs_done: int,
+    cfg: RewardTrainConfig,
+    model: RewardModel,
+    opt: torch.optim.Optimizer,
+    best: tuple[float, dict[str, torch.Tensor]] | None,
+    history: list[dict[str, float]],
+) -> None:
+    """A resumable checkpoint at an epoch boundary: head, AdamW, the best epoch so far, torch's RNG."""
+    tensors = {"torch_rng": torch.get_rng_state(), **{f"best.{k}": v for k, v in (best[1] if best else {}).items()}}
+    extra = {"best_val_accuracy": best[0] if best else None, "history": history}
+    save_training_state(folder, epochs_done, dataclasses.asdict(cfg), model.head, opt, None, tensors, extra)
+
+
+def _restore(
+    folder: Path,
+    cfg: RewardTrainConfig,
+    model: RewardModel,
+    opt: torch.optim.Optimizer,
+    history: list[dict[str, float]],
+) -> tuple[int, tuple[float, dict[str, torch.Tensor]] | None]:
+    """Load a `_save` checkpoint; returns (epochs done, best)."""
+    epochs_done = load_training_state(folder, json.loads(json.dumps(dataclasses.asdict(cfg))), model.head, opt)
+    tensors, extra = read_training_extra(folder)
+    torch.set_rng_state(tensors.pop("torch_rng"))
+    history.extend(extra["history"])
+    best_head = {k[len("best.") :]: v for k, v in tensors.items()}
+    best = (extra["best_val_accuracy"], best_head) if extra["best_val_accuracy"] is not None else None
+    return epochs_done, best
+
+
 def train_reward_model(
     backbone: ClipBackbone,
     images: np.ndarray,
@@ -139,14 +186,20 @@ def train_reward_model(
     cfg: RewardTrainConfig | None = None,
     val: tuple[np.ndarray, list[str], list[int]] | None = None,
     progress: bool = False,
+    init: RewardModel | None = None,
+    hooks: LoopHooks | None = None,
 ) -> RewardModel:
     """Train r_phi on labeled images with L = L_MSE + lambda * L_pc (Eqs. 1-2); returns the model.
 
     Skipped labels (None) are dropped. `val` = (images, prompts, truth) picks the best epoch by accuracy.
     The returned model carries normalization statistics (mean/std of its scores on the training images),
     a version string derived from its weights, and `metrics` (losses, accuracies, data sizes).
+    `init` continues from a trained head (its architecture wins over cfg.reward). `hooks` (training/hooks.py):
+    data-parallel rank (each rank computes its share of every batch, gradients averaged), resume at an
+    epoch boundary, and a per-step callback.
     """
     cfg = cfg or RewardTrainConfig()
+    hooks = hooks or LoopHooks()
     # 1. Check inputs.
     if not (len(images) == len(prompts) == len(labels)):
         raise ValueError(f"got {len(images)} images, {len(prompts)} prompts and {len(labels)} labels; need one each")
@@ -190,38 +243,54 @@ def train_reward_model(
         val_e = (embed_images(backbone, val[0]), embed_texts(backbone, list(val[1])), torch.tensor(val[2]).bool())
 
     # 4. Train the head.
-    head_cfg = dataclasses.replace(cfg.reward, backbone=backbone.model_name)
+    head_cfg = dataclasses.replace(init.cfg if init else cfg.reward, backbone=backbone.model_name)
     model = RewardModel(backbone, head_cfg, version="training")
+    if init is not None:
+        model.head.load_state_dict(init.head.state_dict())
     opt = torch.optim.AdamW(model.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     good = y > 0.5
     history: list[dict[str, float]] = []
     best: tuple[float, dict[str, torch.Tensor]] | None = None
-    epochs = range(cfg.epochs)
+    first = 0
+    if hooks.resume_from is not None:
+        first, best = _restore(hooks.resume_from, cfg, model, opt, history)
+    steps_per_epoch = -(-len(y) // cfg.batch_size)
+    epochs = range(first, cfg.epochs)
     if progress:
         from tqdm import tqdm
 
         epochs = tqdm(epochs, desc="train reward")
+    stop = False
     for epoch in epochs:
         model.head.train()
         perm = torch.randperm(len(y))
         sums = {"mse": 0.0, "pc": 0.0, "loss": 0.0}
-        for start in range(0, len(perm), cfg.batch_size):
-            b = perm[start : start + cfg.batch_size]
-            l_mse = rating_loss(model.head(img_e[b], txt_e[cand_idx[b, 0]]), y[b])  # Eq. 1
+        for batch, start in enumerate(range(0, len(perm), cfg.batch_size)):
+            b_all = perm[start : start + cfg.batch_size]
+            b, share = _rank_share(b_all, hooks)
+            l_mse = rating_loss(model.head(img_e[b], txt_e[cand_idx[b, 0]]), y[b]) * share  # Eq. 1
             l_pc = torch.zeros(())
-            g = b[good[b]]
-            if cfg.pc_weight > 0 and len(g):
+            g_all = b_all[good[b_all]]
+            g, share_g = _rank_share(g_all, hooks)
+            if cfg.pc_weight > 0 and len(g_all):
                 scores = model.head(img_e[g, None].expand(-1, n, -1), txt_e[cand_idx[g]])  # (G, N)
                 zeros = torch.zeros(len(g), dtype=torch.long)  # the true prompt is column 0
-                l_pc = prompt_classification_loss(scores, zeros, cfg.temperature, cand_mask[g])  # Eq. 2
+                l_pc = prompt_classification_loss(scores, zeros, cfg.temperature, cand_mask[g]) * share_g  # Eq. 2
             loss = l_mse + cfg.pc_weight * l_pc
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            hooks.average_gradients(list(model.head.parameters()))
             opt.step()
-            w = len(b) / len(perm)
+            w = len(b_all) / len(perm)
             sums["mse"] += w * l_mse.item()
             sums["pc"] += w * l_pc.item()
             sums["loss"] += w * loss.item()
+            if batch + 1 < steps_per_epoch:  # mid-epoch: progress only, no resumable checkpoint
+                done = epoch * steps_per_epoch + batch + 1
+                if stop := hooks.after_step(StepInfo(done, cfg.epochs * steps_per_epoch, {"loss": loss.item()})):
+                    break
+        if stop:
+            break
         row = {"epoch": epoch, **sums}
         if val_e is not None:
             model.head.eval()
@@ -230,6 +299,13 @@ def train_reward_model(
             if best is None or row["val_accuracy"] > best[0]:
                 best = (row["val_accuracy"], copy.deepcopy(model.head.state_dict()))
         history.append(row)
+
+        def save(folder: Path, epoch: int = epoch, best: tuple | None = best) -> None:
+            _save(folder, epoch + 1, cfg, model, opt, best, history)
+
+        metrics = {k: float(v) for k, v in row.items() if k != "epoch"}
+        if hooks.after_step(StepInfo((epoch + 1) * steps_per_epoch, cfg.epochs * steps_per_epoch, metrics, save)):
+            break
     if best is not None:
         model.head.load_state_dict(best[1])
 

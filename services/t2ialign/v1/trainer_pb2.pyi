@@ -73,7 +73,7 @@ class Job(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., output: _Optional[_Union[_common_pb2.ModelVersion, _Mapping]] = ..., input: _Optional[_Union[_common_pb2.ModelVersion, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class StartRewardTrainingRequest(_message.Message):
-    __slots__ = ("round_ids", "init_reward_version", "num_epochs", "learning_rate", "batch_size", "aux_loss_weight", "val_fraction", "seed", "request_id")
+    __slots__ = ("round_ids", "init_reward_version", "num_epochs", "learning_rate", "batch_size", "aux_loss_weight", "val_fraction", "seed", "request_id", "num_workers")
     ROUND_IDS_FIELD_NUMBER: _ClassVar[int]
     INIT_REWARD_VERSION_FIELD_NUMBER: _ClassVar[int]
     NUM_EPOCHS_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class StartRewardTrainingRequest(_message.Message):
     VAL_FRACTION_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NUM_WORKERS_FIELD_NUMBER: _ClassVar[int]
     round_ids: _containers.RepeatedScalarFieldContainer[str]
     init_reward_version: str
     num_epochs: int
@@ -92,7 +93,8 @@ class StartRewardTrainingRequest(_message.Message):
     val_fraction: float
     seed: int
     request_id: str
-    def __init__(self, round_ids: _Optional[_Iterable[str]] = ..., init_reward_version: _Optional[str] = ..., num_epochs: _Optional[int] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., aux_loss_weight: _Optional[float] = ..., val_fraction: _Optional[float] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    num_workers: int
+    def __init__(self, round_ids: _Optional[_Iterable[str]] = ..., init_reward_version: _Optional[str] = ..., num_epochs: _Optional[int] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., aux_loss_weight: _Optional[float] = ..., val_fraction: _Optional[float] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ..., num_workers: _Optional[int] = ...) -> None: ...
 
 class StartRewardTrainingResponse(_message.Message):
     __slots__ = ("job",)
@@ -101,7 +103,7 @@ class StartRewardTrainingResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
 
 class StartFinetuneRequest(_message.Message):
-    __slots__ = ("base_unet_version", "reward_version", "round_ids", "num_train_steps", "learning_rate", "batch_size", "pretrain_loss_weight", "use_lora", "num_inference_steps", "guidance_scale", "seed", "request_id")
+    __slots__ = ("base_unet_version", "reward_version", "round_ids", "num_train_steps", "learning_rate", "batch_size", "pretrain_loss_weight", "use_lora", "num_inference_steps", "guidance_scale", "seed", "request_id", "num_workers")
     BASE_UNET_VERSION_FIELD_NUMBER: _ClassVar[int]
     REWARD_VERSION_FIELD_NUMBER: _ClassVar[int]
     ROUND_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +116,7 @@ class StartFinetuneRequest(_message.Message):
     GUIDANCE_SCALE_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NUM_WORKERS_FIELD_NUMBER: _ClassVar[int]
     base_unet_version: str
     reward_version: str
     round_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -126,7 +129,8 @@ class StartFinetuneRequest(_message.Message):
     guidance_scale: float
     seed: int
     request_id: str
-    def __init__(self, base_unet_version: _Optional[str] = ..., reward_version: _Optional[str] = ..., round_ids: _Optional[_Iterable[str]] = ..., num_train_steps: _Optional[int] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., pretrain_loss_weight: _Optional[float] = ..., use_lora: _Optional[bool] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    num_workers: int
+    def __init__(self, base_unet_version: _Optional[str] = ..., reward_version: _Optional[str] = ..., round_ids: _Optional[_Iterable[str]] = ..., num_train_steps: _Optional[int] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., pretrain_loss_weight: _Optional[float] = ..., use_lora: _Optional[bool] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ..., num_workers: _Optional[int] = ...) -> None: ...
 
 class StartFinetuneResponse(_message.Message):
     __slots__ = ("job",)

@@ -67,8 +67,9 @@ class TrainerServiceServicer:
     """
 
     def StartRewardTraining(self, request, context):
-        """Queue a reward-model training job. Errors: INVALID_ARGUMENT (bad knobs, unknown round),
-        NOT_FOUND (init_reward_version missing), UNAVAILABLE (no training capacity).
+        """Queue a reward-model training job. Errors: INVALID_ARGUMENT (bad knobs, a round with no labels),
+        NOT_FOUND (an unknown round or version), FAILED_PRECONDITION (the cluster can never hold the
+        workers asked for). A job that waits too long for free resources ends FAILED, saying why.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
