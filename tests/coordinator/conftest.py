@@ -21,7 +21,7 @@ GOOD_VERSIONS = ("unet-a", "unet-b")
 TINY_ROUNDS = {
     "gate": {
         "prompts_per_category": 1,
-        "images_per_prompt": 1,
+        "images_per_prompt": 2,
         "num_inference_steps": 2,
         "min_alignment_gain": -1.0,
         "min_win_loss_ratio": 0.0,

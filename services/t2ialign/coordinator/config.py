@@ -22,7 +22,7 @@ class GateConfig(BaseModel, extra="forbid"):
     """
 
     prompts_per_category: int = Field(4, ge=1, le=64)  # per split (seen, unseen) and category
-    images_per_prompt: int = Field(4, ge=1, le=16)  # the panel compares sets of four (paper)
+    images_per_prompt: int = Field(4, ge=2, le=16)  # the panel compares sets of four (paper); diversity needs 2
     num_inference_steps: int = Field(10, ge=1, le=200)
     guidance_scale: float = Field(4.0, ge=0, le=50)
     seed: int = Field(0, ge=0)
