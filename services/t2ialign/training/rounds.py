@@ -54,7 +54,7 @@ class RoundResult:
 def round_prompts(per_category: int, seed: int, max_objects: int = 4) -> list[PromptSpec]:
     """A round's prompts: every seen count prompt ("two squares", counts 1..max_objects), then `per_category`
     sampled seen-object prompts of each category. Counts are what the base model fails most (docs/REPRODUCTION.md,
-    "Why counts stay hard"), so every round has each of them."""
+    "Why"; docs/history/REPRODUCTION-LOG.md, "Why counts stay hard"), so every round has each of them."""
     rng = random.Random(seed)
     counts = [PromptSpec(o, count=c, category="count") for o in SEEN_OBJECTS for c in range(1, max_objects + 1)]
     return counts + [sample_prompt(rng, c, SEEN_OBJECTS, max_objects) for c in CATEGORIES for _ in range(per_category)]
