@@ -40,8 +40,10 @@ def _replica_names() -> list[str]:
 
 
 def test_killed_worker_resumes_and_restarted_replica_reports(trainer) -> None:
-    job_id = _start(trainer, steps=24, seed=1)
-    trainer.wait(job_id, until=lambda j: j.state == RUNNING and j.step >= 4)  # past the first checkpoint (step 2)
+    job_id = _start(trainer, steps=40, seed=1)
+    # Checkpoints every 2 steps; Train's controller registers a reported checkpoint when it next polls the
+    # workers (seconds), so kill well after the first ones.
+    trainer.wait(job_id, until=lambda j: j.state == RUNNING and j.step >= 12)
     # 1. Kill the rank-0 worker: FailureConfig restarts the group, which resumes from the last checkpoint.
     os.kill(_runner_info(trainer, job_id)["worker_pid"], signal.SIGKILL)
     # 2. Kill the trainer replica too: Serve starts a new one, which reads the job from the store and its runner.
@@ -53,7 +55,7 @@ def test_killed_worker_resumes_and_restarted_replica_reports(trainer) -> None:
     job = trainer.wait(job_id, timeout=300)  # GetJob retries land on the new replica
     assert job.state == trainer_pb2.JOB_STATE_SUCCEEDED, job.error
     assert job.metrics["worker_restarts"] >= 1 and job.metrics["resumed_from_step"] >= 2
-    assert job.step == job.total_steps == 24 and job.output.version
+    assert job.step == job.total_steps == 40 and job.output.version
 
 
 def test_waiting_job_fails_within_the_bound_and_cancel_frees_resources(trainer) -> None:

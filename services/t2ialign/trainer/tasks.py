@@ -66,8 +66,10 @@ def _split(fs: FeedbackSet, fraction: float, seed: int) -> tuple[FeedbackSet, Fe
 def train_reward(
     spec: dict[str, Any], cfg: TrainerServiceConfig, store: ObjectStore, hooks: LoopHooks, work: Path, device: str
 ) -> Trained:
-    """Eqs. 1-2 on the labels of spec["round_ids"], from a fresh head or spec["init_reward_version"]."""
-    backbone = ClipBackbone.load(storage.resolve_folder(store, cfg.clip, work)).to(device)
+    """Eqs. 1-2 on the labels of spec["round_ids"], from a fresh head or spec["init_reward_version"].
+
+    On CPU whatever the worker holds: the library trains a small head on frozen embeddings computed once."""
+    backbone = ClipBackbone.load(storage.resolve_folder(store, cfg.clip, work))
     labeled = load_rounds(store, spec["round_ids"]).labeled()
     if len(labeled) == 0:
         raise ValueError(f"rounds {spec['round_ids']} hold no labels; collect feedback first")
@@ -89,14 +91,16 @@ def finetune(
 ) -> Trained:
     """Eq. 3 on the images of spec["round_ids"], weighted by spec["reward_version"], from the base UNet."""
     clip = ClipBackbone.load(storage.resolve_folder(store, cfg.clip, work))
-    pipe = ToyPipeline.load(storage.resolve_folder(store, cfg.model, work), clip=clip, device=device)
+    base_folder = storage.resolve_folder(store, cfg.model, work)
+    pipe = ToyPipeline.load(base_folder, clip=clip, device=device)
     parent = spec["base_unet_version"]
     if parent:
         unet = load_unet(_store_folder(store, "unet", parent, work), device)
     else:  # no serving pointer: the base pipeline's own UNet
         unet = pipe.unet
-        parent = str(read_manifest(storage.resolve_folder(store, cfg.model, work)).get("version") or "base")
+        parent = storage.base_version(base_folder)  # the name the generator serves it under
     reward = RewardModel.load(_store_folder(store, "reward", spec["reward_version"], work), pipe.text_encoder)
+    reward = reward.to(device)
     fcfg = FinetuneConfig(**spec["config"])
     metrics: dict[str, Any] = {}
     data = load_rounds(store, spec["round_ids"])

@@ -106,7 +106,7 @@ def denoising_loss_per_sample(
     `keep` (indices) computes only those samples, with the noise and t drawn for the whole batch: the share of
     one data-parallel rank, so that the ranks together compute exactly the one-process batch.
     """
-    noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+    noise = torch.randn(x0.shape, generator=generator).to(x0.device)  # a CPU generator serves any device
     if timesteps is None:
         timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (x0.shape[0],), generator=generator)
     t = timesteps.to(x0.device)
