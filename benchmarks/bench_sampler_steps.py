@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from t2ialign.evaluation.alignment import flat_eval_prompts, generate_for_prompts, load_generator, oracle_matches
+from t2ialign.evaluation.alignment import flat_eval_prompts, generate_for_prompts, oracle_matches
+from t2ialign.models.loading import load_generator
 from t2ialign.models.precision import Precision
 
 TODAY = ("fp32", "euler-a", 20)  # the path before issue 18: fp32, contiguous layout, 20 Euler ancestral steps

@@ -1,12 +1,10 @@
-"""A fine-tuned UNet against the base on the issue's headline measures, on a larger evaluation than the quick
-preset's: oracle alignment, the simulated nine-rater panel (four images against four per prompt), fidelity
-(Fréchet distance to clean renders in toy-CLIP space) and diversity, and optionally best-of-16 by a saved r_phi.
+"""A fine-tuned UNet against the base by the evaluation protocol of a preset (evaluation/protocol.py): oracle
+alignment, the simulated nine-rater panel, fidelity and diversity, and optionally best-of-16 by a saved r_phi;
+the same measurement `t2ialign reproduce --preset <preset> --seed <seed>` makes of its models.
 
-Evaluation prompts and seeds are benchmarks/finetune_arms.py's (8 per split and category, seed 1234; 4 images
-per prompt at 10 sampler steps, seed 10,000), so the alignment figures match its lines.
-
-Usage: .venv/bin/python benchmarks/compare_unet.py runs/s13/rounds_seed1/r1/unet [--reward .../r1/reward]
-(~4 minutes on 2 CPU cores; with --reward, ~5 more for the 16 base samples per prompt; --smoke: seconds).
+Usage: .venv/bin/python benchmarks/compare_unet.py runs/rounds_s1/models/rounds/r1/unet [--reward .../r1/reward]
+[--preset rounds] [--seed 1] [--prompts-per-category 8] (~5 minutes on 2 CPU cores at the rounds preset's 80
+prompts; with --reward, ~6 more for the 16 base samples per prompt; --smoke: seconds).
 """
 
 from __future__ import annotations
@@ -16,58 +14,35 @@ import json
 
 import torch
 
-from t2ialign.evaluation.alignment import (
-    alignment_by_category,
-    flat_eval_prompts,
-    generate_for_prompts,
-    load_generator,
-    oracle_matches,
-)
-from t2ialign.evaluation.best_of_n import score_sets, select_top
-from t2ialign.evaluation.fidelity import clean_renders, diversity, image_embeddings, pooled_frechet_distance
-from t2ialign.evaluation.panel import panel_from_matches
+from t2ialign.evaluation.presets import PRESETS, preset_protocol
+from t2ialign.evaluation.protocol import BEST_OF, evaluate
+from t2ialign.models.loading import load_generator
 from t2ialign.models.reward import RewardModel
 from t2ialign.models.toy_pipeline import load_unet
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("unet", help="a UNet folder (diffusers format with manifest), e.g. OUT/r1/unet")
+    ap.add_argument("unet", help="a UNet folder (diffusers format with manifest), e.g. OUT/models/rounds/r1/unet")
     ap.add_argument("--reward", help="an r_phi folder: adds best-of-16 from the base, ranked by it")
-    ap.add_argument("--smoke", action="store_true", help="1 prompt per cell, 2 sampler steps: checks the script")
+    ap.add_argument("--preset", default="rounds", choices=sorted(PRESETS), help="whose evaluation protocol")
+    ap.add_argument("--seed", type=int, default=0, help="the protocol's seed (the preset run's --seed)")
+    ap.add_argument("--prompts-per-category", type=int, help="evaluation prompts per split and category")
+    ap.add_argument("--smoke", action="store_true", help="the smoke preset's protocol: checks the script")
     args = ap.parse_args()
     torch.set_num_threads(2)
     base = load_generator("base")
-    prompts, splits = flat_eval_prompts(1 if args.smoke else 8, seed=1234)
-    k, steps = 4, 2 if args.smoke else 10
-    images = {
-        name: generate_for_prompts(base, prompts, k, 10_000, steps, unet=unet)
-        for name, unet in (("base", None), ("finetuned", load_unet(args.unet)))
-    }
-    if args.reward:
-        reward = RewardModel.load(args.reward, base.text_encoder)
-        pool = generate_for_prompts(base, prompts, 16, 20_000, steps)
-        images["best_of_16"], _ = select_top(pool, score_sets(reward, pool, prompts), k)
-    ref = image_embeddings(base.text_encoder, clean_renders(prompts, k, seed=30_000, size=base.resolution))
-    results, matches = {}, {}
-    for name, imgs in images.items():
-        matches[name] = oracle_matches(imgs, prompts)
-        table, overall = alignment_by_category(matches[name], prompts, splits)
-        emb = image_embeddings(base.text_encoder, imgs)
-        results[name] = {
-            **overall,
-            "by_category": table,
-            "diversity": round(diversity(emb), 5),
-            "fidelity": round(pooled_frechet_distance(emb, ref), 5),
-        }
-    print(json.dumps(results), flush=True)
+    protocol = preset_protocol("smoke" if args.smoke else args.preset, args.seed, args.prompts_per_category)
+    ranker = RewardModel.load(args.reward, base.text_encoder) if args.reward else None
+    pairs = [("finetuned", "base")] + ([(BEST_OF, "base"), ("finetuned", BEST_OF)] if ranker else [])
+    result = evaluate(base, protocol, {"base": None, "finetuned": load_unet(args.unet)}, pairs, ranker=ranker)
+    models = {name: m for name, m in result.models.items() if name != "clean_renders"}
+    print(json.dumps(models), flush=True)
     headline = {
-        "fidelity_ratio": round(results["finetuned"]["fidelity"] / results["base"]["fidelity"], 3),
-        "diversity_ratio": round(results["finetuned"]["diversity"] / results["base"]["diversity"], 3),
+        "fidelity_ratio": round(models["finetuned"]["fidelity"]["all"] / models["base"]["fidelity"]["all"], 3),
+        "diversity_ratio": round(models["finetuned"]["diversity"] / models["base"]["diversity"], 3),
+        **{f"panel_{name}": {k: v for k, v in p.items() if k != "by_category"} for name, p in result.panels.items()},
     }
-    pairs = [("finetuned", "base")] + ([("best_of_16", "base"), ("finetuned", "best_of_16")] if args.reward else [])
-    for a, b in pairs:
-        headline[f"panel_{a}_vs_{b}"] = panel_from_matches(matches[a], matches[b]).by_split(splits)
     print(json.dumps(headline), flush=True)
 
 

@@ -1,11 +1,12 @@
 """Reward heads against CLIP score on unseen prompts, by the number of rated images (docs/REPRODUCTION.md,
-"How good can the reward head get?"). Lee et al. 2023 §4.2: r_phi predicts human judgments better than CLIP
+"The reward model: how many labels, and L_pc"). Lee et al. 2023 §4.2: r_phi predicts human judgments better than CLIP
 score, and L_pc helps on unseen prompts.
 
-1. Training sets: the rated sample pools of benchmarks/finetune_arms.py (shipped base, simulated raters' labels,
+1. Training sets: the rated sample pools of `training.sample_pools` (shipped base, simulated raters' labels,
    skips dropped), cached in runs/finetune_arms/ and added one after another ("s0", then "s0,s1", ...).
 2. Test pool: 64 evaluation prompts (8 per split and category, seed 4321) x 8 images at 10 sampler steps,
    judged by the oracle; the unseen split names the held-out object. Cached as runs/finetune_arms/test.npz.
+   Its own pool, not evaluation/protocol.py's: it measures reward heads, not a generator, on fixed images.
 3. Per training set: CLIP score (threshold fit on the training labels) and each head (RewardTrainConfig
    overrides, mean over --seeds), as unseen and seen accuracy (threshold 0.5) and AUC, plus the head's unseen
    accuracy over CLIP score's.
@@ -22,7 +23,6 @@ import json
 
 import numpy as np
 import torch
-from finetune_arms import CACHE, base_pipe, json_overrides, pool  # benchmarks/ is on sys.path as a script
 
 from t2ialign.evaluation.alignment import flat_eval_prompts, generate_for_prompts, oracle_matches
 from t2ialign.evaluation.presets import NO_OBJECT_SWAPS
@@ -31,6 +31,7 @@ from t2ialign.models.clip import ClipBackbone
 from t2ialign.paths import DEFAULT_CLIP
 from t2ialign.toyworld.grammar import ATTRIBUTES
 from t2ialign.training.reward_train import RewardTrainConfig, train_reward_model
+from t2ialign.training.sample_pools import CACHE, base_pipe, sample_pool
 
 HEADS = {
     "without_pc": {"pc_weight": 0.0},
@@ -92,7 +93,7 @@ def main() -> None:
     test_prompts = [str(p) for p in test["prompts"]]
     clip_test = clip_scores(clip, test["images"], test_prompts)
     for size in args.sizes.split(";"):
-        data = [pool(n, False) for n in size.split(",")]
+        data = [sample_pool(n) for n in size.split(",")]
         labels = np.concatenate([d["labels"] for d in data])
         keep = labels >= 0
         images = np.concatenate([d["images"] for d in data])[keep]
@@ -102,7 +103,6 @@ def main() -> None:
         base = split_figures(clip_train, y, test, {"clip_score": clip_test})["clip_score"]
         print(json.dumps({"train": size, "labeled": len(y), "head": "clip_score", **base}), flush=True)
         for name, overrides in json.loads(args.heads).items():
-            overrides = json_overrides(overrides)
             heads = {
                 f"seed{s}": train_reward_model(clip, images, prompts, y, RewardTrainConfig(seed=s, **overrides))
                 .score(test["images"], test_prompts)

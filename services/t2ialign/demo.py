@@ -13,10 +13,10 @@ import json
 import time
 from pathlib import Path
 
-from t2ialign.evaluation.alignment import load_generator
 from t2ialign.evaluation.grids import save_grid
 from t2ialign.evaluation.presets import quick_config
 from t2ialign.evaluation.reproduce import reproduce
+from t2ialign.models.loading import load_generator
 
 DEMO_PROMPTS = [
     "three circles",

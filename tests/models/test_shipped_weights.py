@@ -24,7 +24,7 @@ def test_shipped_weights_fit_the_budget_and_are_safetensors_only():
 
 @pytest.fixture(scope="module")
 def base():
-    from t2ialign.evaluation.alignment import load_generator
+    from t2ialign.models.loading import load_generator
 
     return load_generator("base")
 

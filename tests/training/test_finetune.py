@@ -109,10 +109,8 @@ def test_ema_exports_the_average_of_base_and_trained_weights(tiny_pipe) -> None:
 def test_unlabeled_and_skipped_need_a_reward_model(tiny_pipe) -> None:
     with pytest.raises(ValueError, match="reward_model"):
         finetune_unet(tiny_pipe, None, _data(), FinetuneConfig(steps=1, label_source="human"), progress=False)
-    data = _data()
-    data.labels[:] = [1] * len(data)  # every sample labeled: "human_ranked" still needs r_phi to rank them
-    with pytest.raises(ValueError, match="reward_model"):
-        finetune_unet(tiny_pipe, None, data, FinetuneConfig(steps=1, label_source="human_ranked"), progress=False)
+    with pytest.raises(ValueError, match="reward_model"):  # label_source "reward" scores every sample
+        finetune_unet(tiny_pipe, None, _data(), FinetuneConfig(steps=1), progress=False)
 
 
 def test_weighted_sampling_refuses_negative_weights(tiny_pipe) -> None:
@@ -127,8 +125,8 @@ def test_weighted_sampling_refuses_negative_weights(tiny_pipe) -> None:
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="valid: full, lora"):
         FinetuneConfig(mode="qlora")
-    with pytest.raises(ValueError, match="weight_normalization"):
-        FinetuneConfig(weight_normalization="softmax")
+    with pytest.raises(ValueError, match="valid: reward, human"):
+        FinetuneConfig(label_source="human_ranked")
     with pytest.raises(ValueError, match="sampling"):
         FinetuneConfig(sampling="topk")
     with pytest.raises(ValueError, match="model_timestep_min"):

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from t2ialign.models.toy_pipeline import training_scheduler
-from t2ialign.training.finetune import finetune_loss, normalize_weights, reward_weighted_loss
+from t2ialign.training.finetune import FinetuneConfig, finetune_loss, reward_weighted_loss
 from t2ialign.training.reward_train import prompt_classification_loss, rating_loss
+from t2ialign.training.weighting import WEIGHTINGS, weigh
 
 
 def test_rating_loss_is_mse() -> None:
@@ -49,55 +50,46 @@ def test_reward_weighted_loss_is_weighted_mean() -> None:
         reward_weighted_loss(losses, w[:3])
 
 
-def test_normalize_weights() -> None:
+def _weigh(r: torch.Tensor, how: str, prompts: list[str] | None = None, **cfg: object) -> torch.Tensor:
+    return weigh(r, prompts or [""] * len(r), FinetuneConfig(weight_normalization=how, **cfg))
+
+
+def test_weightings() -> None:
     r = torch.tensor([-0.2, 0.25, 0.75, 1.3])
-    assert torch.equal(normalize_weights(r, "none"), r)
-    assert normalize_weights(r, "clip").tolist() == [0.0, 0.25, 0.75, 1.0]
-    m = normalize_weights(r, "mean")
-    assert m.mean().item() == pytest.approx(1.0) and m[0] == 0
-    e = normalize_weights(r, "exp", temperature=0.5)
+    assert torch.equal(_weigh(r, "none"), r)
+    m = _weigh(r, "mean")
+    assert m.mean().item() == pytest.approx(1.0) and m[0] == 0 and m[3] == pytest.approx(1.0 / 0.5)
+    e = _weigh(r, "exp", weight_temperature=0.5)
     assert e.mean().item() == pytest.approx(1.0) and bool((e.diff() > 0).all())
-    with pytest.raises(ValueError, match="valid"):
-        normalize_weights(r, "softmax")
+    assert e[3] / e[0] == pytest.approx(math.exp(1.5 / 0.5), rel=1e-5)
 
 
-def test_prompt_mean_weighs_every_prompt_alike() -> None:
-    # Prompt "a": 3 good of 4; prompt "b": 1 good of 4; prompt "c": none good.
-    labels = torch.tensor([1.0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0])
-    prompts = ["a"] * 4 + ["b"] * 4 + ["c"] * 4
-    w = normalize_weights(labels, "prompt_mean", prompts=prompts)
-    assert w.mean().item() == pytest.approx(1.0)
-    assert w[:4].sum().item() == pytest.approx(w[4:8].sum().item())  # hard prompt b weighs as much as easy a
-    assert w[4].item() == pytest.approx(3 * w[0].item())  # so its one good sample weighs 3x each of a's
-    assert w[8:].sum().item() == 0 and w[3].item() == 0  # bad samples and all-bad prompts weigh nothing
-    with pytest.raises(ValueError, match="one prompt per reward"):
-        normalize_weights(labels, "prompt_mean")
+def test_an_unknown_weighting_lists_the_registered_names() -> None:
+    with pytest.raises(ValueError, match="'softmax' not found; available: none, mean, exp, prompt_top"):
+        FinetuneConfig(weight_normalization="softmax")
+    assert set(WEIGHTINGS) == {"none", "mean", "exp", "prompt_top"}
 
 
 def test_prompt_top_keeps_each_prompts_best_samples_by_reward() -> None:
     # Prompt "a" scores high everywhere, prompt "b" low: ranking is within a prompt, not across prompts.
     r = torch.tensor([0.9, 0.7, 0.95, 0.8, 0.1, 0.3, 0.05, 0.2])
     prompts = ["a"] * 4 + ["b"] * 4
-    w = normalize_weights(r, "prompt_top", prompts=prompts, top_fraction=0.5)
+    w = _weigh(r, "prompt_top", prompts, weight_top_fraction=0.5)
     assert w.tolist() == [2.0, 0.0, 2.0, 0.0, 0.0, 2.0, 0.0, 2.0]  # a's 0.95 and 0.9, b's 0.3 and 0.2
-    one = normalize_weights(r, "prompt_top", prompts=prompts, top_fraction=0.25)  # ceil(0.25 * 4) = 1 each
+    one = _weigh(r, "prompt_top", prompts, weight_top_fraction=0.25)  # ceil(0.25 * 4) = 1 each
     assert one.tolist() == [0.0, 0.0, 4.0, 0.0, 0.0, 4.0, 0.0, 0.0]
-    assert normalize_weights(r, "prompt_top", prompts=prompts, top_fraction=0.3).tolist() == w.tolist()  # ceil
+    assert _weigh(r, "prompt_top", prompts, weight_top_fraction=0.3).tolist() == w.tolist()  # ceil
     with pytest.raises(ValueError, match="one prompt per reward"):
-        normalize_weights(r, "prompt_top")
+        weigh(r, prompts[:3], FinetuneConfig(weight_normalization="prompt_top"))
 
 
-def test_prompt_top_breaks_label_ties_by_reward_and_gates_by_minimum() -> None:
-    # Binary labels with r_phi as the tiebreak: each prompt keeps its approved sample that r_phi ranks highest.
-    labels = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-    r_phi = torch.tensor([0.6, 0.99, 0.8, 0.1, 0.9, 0.2, 0.3, 0.1])
+def test_prompt_top_floor_drops_prompts_without_a_good_sample() -> None:
+    r = torch.tensor([0.6, 0.2, 0.9, 0.1, 0.3, 0.2, 0.4, 0.1])
     prompts = ["a"] * 4 + ["b"] * 4
-    w = normalize_weights(labels, "prompt_top", prompts=prompts, top_fraction=0.25, tiebreak=r_phi)
-    assert w.tolist() == [0.0, 0.0, 4.0, 0.0, 4.0, 0.0, 0.0, 0.0]  # a: 0.8 beats 0.6; b: all 0, r_phi's best
-    gated = normalize_weights(labels, "prompt_top", prompts=prompts, top_fraction=0.25, tiebreak=r_phi, top_min=0.5)
-    assert gated.tolist() == [0.0, 0.0, 8.0, 0.0, 0.0, 0.0, 0.0, 0.0]  # b has no approved sample: it sends none
-    untied = normalize_weights(labels, "prompt_top", prompts=prompts, top_fraction=0.25)
-    assert untied[:4].tolist() == [4.0, 0.0, 0.0, 0.0]  # without a tiebreak the first approved sample is kept
+    gated = _weigh(r, "prompt_top", prompts, weight_top_fraction=0.25, weight_top_min=0.5)
+    assert gated.tolist() == [0.0, 0.0, 8.0, 0.0, 0.0, 0.0, 0.0, 0.0]  # b's best (0.4) is below the floor
+    ungated = _weigh(r, "prompt_top", prompts, weight_top_fraction=0.25)
+    assert ungated.tolist() == [0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 4.0, 0.0]
 
 
 def test_beta_mixes_in_pretraining_loss(tiny_pipe) -> None:

@@ -35,7 +35,8 @@ def register(sub: Subparsers) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> None:
     limit_threads()
-    from t2ialign.evaluation.alignment import evaluate_alignment, load_generator
+    from t2ialign.evaluation.alignment import evaluate_alignment
+    from t2ialign.models.loading import load_generator
 
     pipe = load_generator(args.model)
     result = evaluate_alignment(
@@ -53,8 +54,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> None:
     limit_threads()
-    from t2ialign.evaluation.alignment import load_generator
     from t2ialign.evaluation.grids import save_grid
+    from t2ialign.models.loading import load_generator
 
     pipe = load_generator(args.model)
     rows = [

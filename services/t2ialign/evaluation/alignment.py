@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import numpy as np
 
-from t2ialign.models.toy_pipeline import ToyPipeline, load_unet
-from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR
+from t2ialign.models.toy_pipeline import ToyPipeline
 from t2ialign.toyworld.grammar import CATEGORIES, SEEN_OBJECTS, UNSEEN_OBJECTS, PromptSpec, sample_prompt
 from t2ialign.toyworld.oracle import Oracle
 
@@ -32,21 +30,6 @@ def flat_eval_prompts(prompts_per_category: int, seed: int = 1234) -> tuple[list
             prompts += cat_prompts
             splits += [split] * len(cat_prompts)
     return prompts, splits
-
-
-def load_generator(model: str | Path = "base", device: str = "cpu", dtype: str | None = None) -> ToyPipeline:
-    """'base' -> the shipped toy pipeline; a pipeline folder; or a UNet folder swapped into the base pipeline.
-    `dtype` as in models/precision.py (None = the package default)."""
-    if str(model) == "base":
-        return ToyPipeline.load(DEFAULT_GENERATOR, clip=DEFAULT_CLIP, device=device, dtype=dtype)
-    path = Path(model)
-    if (path / "unet").is_dir():
-        clip = DEFAULT_CLIP if not (path.parent / "clip").is_dir() else None
-        return ToyPipeline.load(path, clip=clip, device=device, dtype=dtype)
-    if (path / "config.json").is_file():
-        base = ToyPipeline.load(DEFAULT_GENERATOR, clip=DEFAULT_CLIP, device=device, dtype=dtype)
-        return base.with_unet(load_unet(path, device))
-    raise FileNotFoundError(f"{model}: expected 'base', a pipeline folder (with unet/) or a UNet folder")
 
 
 def generate_for_prompts(

@@ -1,6 +1,6 @@
 """Best-of-n by reward at serve time (Lee et al. 2023, §4.4): generate n images per prompt with the base
 model, score them with r_phi, and keep the `keep` highest-scoring ones. The paper used n = 16, keep = 4:
-no fine-tuning, but n / keep times the generation cost.
+no fine-tuning, but n / keep times the generation cost. evaluation/protocol.py draws the n samples.
 """
 
 from __future__ import annotations
@@ -8,9 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from t2ialign.evaluation.alignment import generate_for_prompts
 from t2ialign.models.reward import RewardModel
-from t2ialign.models.toy_pipeline import ToyPipeline
 from t2ialign.toyworld.grammar import PromptSpec
 
 
@@ -30,22 +28,3 @@ def score_sets(reward_model: RewardModel, images: np.ndarray, prompts: list[Prom
     p, n = images.shape[:2]
     texts = [prompt.text for prompt in prompts for _ in range(n)]
     return reward_model.score(images.reshape(p * n, *images.shape[2:]), texts).cpu().numpy().reshape(p, n)
-
-
-def best_of_n(
-    pipe: ToyPipeline,
-    reward_model: RewardModel,
-    prompts: list[PromptSpec],
-    n: int = 16,
-    keep: int = 4,
-    seed: int = 0,
-    num_inference_steps: int = 20,
-    guidance_scale: float = 4.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(P, keep, H, W, 3) best images by reward from n samples per prompt, and all (P, n) scores."""
-    if n < keep:
-        raise ValueError(f"n ({n}) must be at least keep ({keep})")
-    images = generate_for_prompts(pipe, prompts, n, seed, num_inference_steps, guidance_scale)
-    scores = score_sets(reward_model, images, prompts)
-    top, _ = select_top(images, scores, keep)
-    return top, scores

@@ -1,4 +1,4 @@
-"""`t2ialign reproduce`'s configuration: the protocol's sizes and settings, and its named presets.
+"""`t2ialign reproduce`'s configuration: the sizes and settings of each stage, and its named presets.
 
 "full": the paper's protocol (one offline round and its ablation) with 3,200 rated samples; "quick": the same in
 20 minutes on 2 CPU cores; "rounds": three chained rounds with r_phi as a ranker; the smoke presets run every
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from t2ialign.evaluation.panel import PanelConfig
+from t2ialign.evaluation.protocol import EvalProtocol
 from t2ialign.training.finetune import FinetuneConfig
 from t2ialign.training.reward_train import RewardTrainConfig
 
@@ -21,39 +21,38 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "plus_unlabeled": {"use_unlabeled": True, "pretrain_fraction": 0.0, "beta": 0.0},
     "finetuned": {"use_unlabeled": True},  # + the pre-training loss: the config's own beta and fraction
 }
-# Fine-tuning in each chained round (FinetuneConfig overrides): each prompt's best 11% of samples by r_phi, if
-# r_phi gives them >= 0.5, the model term's timesteps from the top 30%, 300 steps at lr 3e-4, an EMA of 0.99.
-# Three such rounds raised oracle alignment from 51% to 64% (seed 0) and from 46% to 64% (seed 1, this preset);
-# docs/REPRODUCTION.md, "Several rounds" and "The rounds preset".
-ROUND_ARM: dict[str, object] = {
-    "label_source": "reward",
-    "use_unlabeled": False,
-    "weight_normalization": "prompt_top",
-    "weight_top_fraction": 0.11,
-    "weight_top_min": 0.5,
-    "sampling": "weighted",
-    "steps": 300,
-    "ema_decay": 0.99,
-    "model_timestep_min": 0.7,
-    "lr": 3e-4,
-}
+
+
+def round_finetune() -> FinetuneConfig:
+    """Fine-tuning in each chained round: each prompt's best 11% of samples by r_phi, if r_phi gives them
+    >= 0.5, drawn by weight; the model term's timesteps from the top 30%; 300 steps at lr 3e-4; an EMA of 0.99.
+    Ranking holds where r_phi's soft scores barely separate a prompt's good samples from its bad ones."""
+    return FinetuneConfig(
+        label_source="reward",
+        use_unlabeled=False,
+        weight_normalization="prompt_top",
+        weight_top_fraction=0.11,
+        weight_top_min=0.5,
+        sampling="weighted",
+        steps=300,
+        ema_decay=0.99,
+        model_timestep_min=0.7,
+        lr=3e-4,
+    )
 
 
 @dataclass
 class ReproduceConfig:
     preset: str = "full"  # the named preset this config came from (recorded in the report)
-    seed: int = 0  # every seed below derives from this one
+    seed: int = 0  # every seed below derives from this one (the evaluation's too)
     feedback_prompts_per_category: int = 100  # seen-object prompts rated per category (paper: ~2,700 prompts)
     images_per_prompt: int = 8  # rated samples per prompt (paper: 60 or 6)
     unlabeled_per_prompt: int = 6  # extra unlabeled samples per feedback prompt, scored by r_phi (paper: 16K)
-    eval_prompts_per_category: int = 15  # per split and category: 60 seen + 60 unseen prompts, as the paper
-    eval_images_per_prompt: int = 4  # the panel compares sets of four (paper)
-    best_of: int = 16  # best-of-n baseline: n samples per prompt, keep eval_images_per_prompt (paper: 16)
-    num_inference_steps: int = 20  # sampler steps everywhere (the pipeline's default)
-    guidance_scale: float = 4.0  # CFG scale everywhere (the pipeline's default)
-    panel: PanelConfig = field(default_factory=PanelConfig)
+    num_inference_steps: int = 20  # sampler steps of the feedback samples (the pipeline's default)
+    guidance_scale: float = 4.0  # CFG scale of the feedback samples (the pipeline's default)
+    evaluation: EvalProtocol = field(default_factory=EvalProtocol)  # how every model is measured
     # L_pc swaps count, color and background only: swapping among the seen objects measured worse on the
-    # unseen object (docs/REPRODUCTION.md, "Where the ceilings are"); the paper swaps all four.
+    # unseen object; the paper swaps all four.
     reward: RewardTrainConfig = field(default_factory=lambda: RewardTrainConfig(perturb_attributes=NO_OBJECT_SWAPS))
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     # Chained rounds instead of the one offline round and its ablation (0: the paper's protocol). Each round
@@ -63,30 +62,21 @@ class ReproduceConfig:
     rounds: int = 0
     round_reward: RewardTrainConfig = field(default_factory=lambda: RewardTrainConfig(pc_weight=0.0))
 
+    def __post_init__(self) -> None:
+        self.evaluation = dataclasses.replace(self.evaluation, seed=self.seed)
+
 
 def quick_config(seed: int = 0) -> ReproduceConfig:
-    """At most 20 minutes on 2 CPU cores; the same protocol, smaller.
-
-    Measured costs (2 threads, run C): 720 feedback samples at 10 sampler steps took 337 s, a fine-tuning
-    step at batch 32 1.77 s, 768 evaluation and best-of-16 samples 347 s. 10 sampler steps: the earlier
-    epsilon base measured the same oracle alignment at 10 and 20 (the v base loses some backgrounds at 10).
-    90 steps per ablation arm: run D (lr 3e-5) took 1,073 s in all, run E (lr 1e-4) 1,034 s. lr 1e-4 with
-    exponentiated weights: on a cached pool of 720 samples, fine-tuning with the oracle's verdicts as
-    weights moved alignment most at 1e-4 (+6 points, near the noise; 3e-5 and 3e-4 did not), and r_phi's
-    exponentiated weights at 1e-4 raised seen counts; see docs/REPRODUCTION.md.
-    Run F tried 9 + 1 images per prompt, L_pc at T 0.1, and the high-noise term at lr 3e-4 with an EMA 0.97;
-    it lost fidelity (x1.24) and diversity (x0.83) and gained nothing, so this preset stays run E's. At the
-    benchmark's scale the same arm with r_phi's soft weights lost 9 points where the oracle's gained 6-9;
-    ranking by r_phi within each prompt (`prompt_top`) did better (docs/REPRODUCTION.md).
-    """
+    """At most 20 minutes on 2 CPU cores: the paper's one round and its ablation, smaller; 10 sampler steps,
+    90 fine-tuning steps per arm at lr 1e-4 with exponentiated weights."""
     return ReproduceConfig(
         preset="quick",
         seed=seed,
         feedback_prompts_per_category=20,
         images_per_prompt=6,
         unlabeled_per_prompt=3,
-        eval_prompts_per_category=3,
         num_inference_steps=10,
+        evaluation=EvalProtocol(prompts_per_category=3, num_inference_steps=10),
         finetune=FinetuneConfig(steps=90, lr=1e-4, weight_normalization="exp"),
     )
 
@@ -99,10 +89,8 @@ def smoke_config(seed: int = 0) -> ReproduceConfig:
         feedback_prompts_per_category=1,
         images_per_prompt=3,
         unlabeled_per_prompt=1,
-        eval_prompts_per_category=1,
-        eval_images_per_prompt=2,
-        best_of=3,
         num_inference_steps=2,
+        evaluation=EvalProtocol(prompts_per_category=1, images_per_prompt=2, best_of=3, num_inference_steps=2),
         reward=RewardTrainConfig(epochs=2, num_prompts=3, perturb_attributes=NO_OBJECT_SWAPS),
         finetune=FinetuneConfig(steps=1, batch_size=4, warmup=1),
     )
@@ -110,10 +98,7 @@ def smoke_config(seed: int = 0) -> ReproduceConfig:
 
 def rounds_config(seed: int = 0) -> ReproduceConfig:
     """Three chained rounds with r_phi as a ranker (85 minutes on 2 CPU cores): 1,620 rated samples a round.
-
-    r_phi ranks without L_pc in the rounds: L_pc measured lower accuracy on unseen prompts here
-    (docs/REPRODUCTION.md, "How good can the reward head get"); the reported r_phi is trained with and without it.
-    """
+    r_phi ranks without L_pc, which lowered its accuracy on unseen prompts here."""
     return ReproduceConfig(
         preset="rounds",
         seed=seed,
@@ -121,9 +106,9 @@ def rounds_config(seed: int = 0) -> ReproduceConfig:
         feedback_prompts_per_category=40,
         images_per_prompt=9,
         unlabeled_per_prompt=0,
-        eval_prompts_per_category=10,
         num_inference_steps=10,
-        finetune=FinetuneConfig(**ROUND_ARM),  # type: ignore[arg-type]
+        evaluation=EvalProtocol(prompts_per_category=10, num_inference_steps=10),
+        finetune=round_finetune(),
     )
 
 
@@ -135,7 +120,8 @@ def smoke_rounds_config(seed: int = 0) -> ReproduceConfig:
         preset="smoke-rounds",
         rounds=2,
         round_reward=dataclasses.replace(smoke.reward, pc_weight=0.0),
-        finetune=dataclasses.replace(smoke.finetune, **{**ROUND_ARM, "steps": 1, "weight_top_min": None}),
+        # a 2-epoch r_phi may rate every sample below the floor
+        finetune=dataclasses.replace(round_finetune(), steps=1, batch_size=4, warmup=1, weight_top_min=None),
     )
 
 
@@ -146,3 +132,14 @@ PRESETS = {
     "smoke": smoke_config,
     "smoke-rounds": smoke_rounds_config,
 }
+
+
+def preset_protocol(preset: str = "rounds", seed: int = 0, prompts_per_category: int | None = None) -> EvalProtocol:
+    """The evaluation protocol of a named preset, optionally with another number of prompts per cell: how the
+    benchmarks measure, so that their figures sit beside `t2ialign reproduce --preset <preset>`'s."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset {preset!r} not found; available: {', '.join(PRESETS)}")
+    protocol = PRESETS[preset](seed=seed).evaluation
+    if prompts_per_category is not None:
+        protocol = dataclasses.replace(protocol, prompts_per_category=prompts_per_category)
+    return protocol

@@ -7,21 +7,13 @@ the raw images and scores in a `ReportData`, so that the report can be re-render
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from t2ialign.evaluation.grids import save_grid
+from t2ialign.evaluation.report_figures import SCORERS, ReportData, model_labels, pct, save_grids, save_plots
 from t2ialign.toyworld.grammar import CATEGORIES
 
-MODEL_LABELS: dict[str, str] = {
-    "base": "base model",
-    "labeled_only": "labeled only",
-    "plus_unlabeled": "+ unlabeled",
-    "finetuned": "+ pre-training loss (full method)",
-    "best_of_16": "best-of-16 by reward (base model)",
-}
 # Lee et al. 2023: ablation (FID on MS-COCO, mean reward on the test prompts).
 PAPER_ABLATION: dict[str, tuple[float, float]] = {
     "base": (13.97, 0.43),
@@ -29,47 +21,11 @@ PAPER_ABLATION: dict[str, tuple[float, float]] = {
     "plus_unlabeled": (21.02, 0.79),
     "finetuned": (16.76, 0.79),
 }
-SCORERS: dict[str, str] = {
-    "reward": "r_phi (with L_pc)",
-    "reward_without_pc": "r_phi without L_pc",
-    "clip_score": "CLIP score",
-}
 Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
-
-
-def model_labels(results: dict) -> dict[str, str]:
-    """A label for each evaluated model, in evaluation order; chained rounds name theirs by round."""
-    n_rounds = len(results.get("rounds") or [])
-    labels = {}
-    for n in results["models"]:
-        if n.startswith("round_"):
-            labels[n] = f"after round {n.removeprefix('round_')}"
-        elif n == "finetuned" and n_rounds:
-            labels[n] = f"after round {n_rounds} (fine-tuned)"
-        elif n in MODEL_LABELS:
-            labels[n] = MODEL_LABELS[n]
-    return labels
-
-
-@dataclass
-class ReportData:
-    """Raw material for grids and plots (not saved in results.json)."""
-
-    prompts: list  # PromptSpec per evaluation prompt
-    splits: list[str]  # "seen" / "unseen" per prompt
-    images: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (P, K, H, W, 3)
-    matches: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (P, K) oracle verdicts
-    test_scores: dict[str, np.ndarray] = field(default_factory=dict)  # scorer -> (N,) held-out scores
-    test_labels: np.ndarray | None = None  # (N,) oracle labels of the held-out images
-    test_splits: list[str] = field(default_factory=list)
 
 
 def _f(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.0f}%"
 
 
 def check_targets(results: dict) -> dict[str, dict]:
@@ -84,24 +40,24 @@ def check_targets(results: dict) -> dict[str, dict]:
     ft_all, bo_all = m["finetuned"]["alignment_overall"]["all"], m["best_of_16"]["alignment_overall"]["all"]
     return {
         "reward beats CLIP score on unseen prompts": {
-            "value": f"{_pct(rm['unseen_accuracy'])} vs {_pct(rm['clip_score_unseen_accuracy'])}",
+            "value": f"{pct(rm['unseen_accuracy'])} vs {pct(rm['clip_score_unseen_accuracy'])}",
             "target": ">",
             "met": rm["unseen_accuracy"] > rm["clip_score_unseen_accuracy"],
         },
         "L_pc improves unseen accuracy": {
-            "value": f"{_pct(rm['unseen_accuracy'])} vs {_pct(rm['unseen_accuracy_without_pc'])} without",
+            "value": f"{pct(rm['unseen_accuracy'])} vs {pct(rm['unseen_accuracy_without_pc'])} without",
             "target": ">",
             "met": rm["unseen_accuracy"] > rm["unseen_accuracy_without_pc"],
         },
         "unseen reward accuracy >= 90%": {
-            "value": _pct(rm["unseen_accuracy"]),
+            "value": pct(rm["unseen_accuracy"]),
             "target": ">= 90%",
             "met": rm["unseen_accuracy"] >= 0.9,
         },
-        "panel: won >= 50%": {"value": _pct(panel["win"]), "target": ">= 50%", "met": panel["win"] >= 0.5},
-        "panel: lost <= 5%": {"value": _pct(panel["lose"]), "target": "<= 5%", "met": panel["lose"] <= 0.05},
+        "panel: won >= 50%": {"value": pct(panel["win"]), "target": ">= 50%", "met": panel["win"] >= 0.5},
+        "panel: lost <= 5%": {"value": pct(panel["lose"]), "target": "<= 5%", "met": panel["lose"] <= 0.05},
         "count alignment doubles or +25 points": {
-            "value": f"{_pct(base_count)} -> {_pct(ft_count)}",
+            "value": f"{pct(base_count)} -> {pct(ft_count)}",
             "target": "x2 or +25 pts",
             "met": ft_count > base_count and (ft_count >= 2 * base_count or ft_count - base_count >= 0.25),
         },
@@ -116,7 +72,7 @@ def check_targets(results: dict) -> dict[str, dict]:
             "met": h["diversity_ratio"] >= 0.85,
         },
         "fine-tuned alignment >= best-of-16": {
-            "value": f"{_pct(ft_all)} vs {_pct(bo_all)}",
+            "value": f"{pct(ft_all)} vs {pct(bo_all)}",
             "target": ">=",
             "met": ft_all >= bo_all,
         },
@@ -136,26 +92,26 @@ def paper_comparison(results: dict) -> Table:
         return _f(m[n][key]["all"], digits) if n in m else "n/a"
 
     rows = [
-        ["reward model accuracy, unseen prompts", "about 80%", _pct(rm["unseen_accuracy"])],
+        ["reward model accuracy, unseen prompts", "about 80%", pct(rm["unseen_accuracy"])],
         [
             "reward model vs CLIP score, unseen",
             "reward better",
-            f"{_pct(rm['unseen_accuracy'])} vs {_pct(rm['clip_score_unseen_accuracy'])}",
+            f"{pct(rm['unseen_accuracy'])} vs {pct(rm['clip_score_unseen_accuracy'])}",
         ],
         [
             "L_pc helps on unseen prompts",
             "yes",
-            f"{_pct(rm['unseen_accuracy'])} with, {_pct(rm['unseen_accuracy_without_pc'])} without",
+            f"{pct(rm['unseen_accuracy'])} with, {pct(rm['unseen_accuracy_without_pc'])} without",
         ],
         [
             "L_pc helps on seen prompts",
             "yes",
-            f"{_pct(rm['seen_accuracy'])} with, {_pct(rm['seen_accuracy_without_pc'])} without",
+            f"{pct(rm['seen_accuracy'])} with, {pct(rm['seen_accuracy_without_pc'])} without",
         ],
         [
             "panel, fine-tuned vs base: won / lost / tie",
             "50% / 3% / 10%",
-            f"{_pct(pa['win'])} / {_pct(pa['lose'])} / {_pct(pa['tie'])}",
+            f"{pct(pa['win'])} / {pct(pa['lose'])} / {pct(pa['tie'])}",
         ],
         [
             "fidelity, fine-tuned / base",
@@ -173,8 +129,8 @@ def paper_comparison(results: dict) -> Table:
             " / ".join(f"{PAPER_ABLATION[n][0]:.2f}" for n in arms),
             " / ".join(measured(n, "fidelity", 3) for n in arms),
         ],
-        ["panel, best-of-16 vs base: won", "46% (vs 4 random samples)", _pct(pb["win"])],
-        ["panel, fine-tuned vs best-of-16: won / lost", "20% / 10%", f"{_pct(pf['win'])} / {_pct(pf['lose'])}"],
+        ["panel, best-of-16 vs base: won", "46% (vs 4 random samples)", pct(pb["win"])],
+        ["panel, fine-tuned vs best-of-16: won / lost", "20% / 10%", f"{pct(pf['win'])} / {pct(pf['lose'])}"],
     ]
     return (
         "The paper's measurements beside this run",
@@ -190,8 +146,8 @@ def tables(results: dict) -> list[Table]:
     for split in ("seen", "unseen"):
         rows = [
             [labels[n]]
-            + [_pct(m[n]["alignment"][split][c]) for c in CATEGORIES]
-            + [_pct(m[n]["alignment_overall"][split])]
+            + [pct(m[n]["alignment"][split][c]) for c in CATEGORIES]
+            + [pct(m[n]["alignment_overall"][split])]
             for n in names
         ]
         out.append((f"Oracle alignment, {split} prompts", ["model", *CATEGORIES, "all"], rows))
@@ -199,7 +155,7 @@ def tables(results: dict) -> list[Table]:
     for name, p in results["panels"].items():
         for split in ("all", "seen", "unseen"):
             s = p[split]
-            rows.append([name.replace("_", " "), split, _pct(s["win"]), _pct(s["lose"]), _pct(s["tie"])])
+            rows.append([name.replace("_", " "), split, pct(s["win"]), pct(s["lose"]), pct(s["tie"])])
     out.append(
         (
             "Simulated nine-rater panel (set A vs set B; won = at least 2/3 of the votes for A)",
@@ -219,7 +175,7 @@ def tables(results: dict) -> list[Table]:
                 _f(m[n]["mean_reward"]["all"]),
                 _f(div),
                 _f(div / base["diversity"], 2),
-                _pct(m[n]["alignment_overall"]["all"]),
+                pct(m[n]["alignment_overall"]["all"]),
                 f"{paper[0]:.2f} / {paper[1]:.2f}" if paper else "-",
             ]
         )
@@ -244,10 +200,10 @@ def tables(results: dict) -> list[Table]:
     for key, label in SCORERS.items():
         rows.append(
             [label]
-            + [f"{_pct(ra[s][key]['accuracy'])} (AUC {_f(ra[s][key]['auc'], 2)})" for s in ("seen", "unseen")]
+            + [f"{pct(ra[s][key]['accuracy'])} (AUC {_f(ra[s][key]['auc'], 2)})" for s in ("seen", "unseen")]
             + [_f(ra["thresholds"][key], 3)]
         )
-    rows.append(["always the training majority"] + [_pct(ra[s]["majority"]) for s in ("seen", "unseen")] + ["-"])
+    rows.append(["always the training majority"] + [pct(ra[s]["majority"]) for s in ("seen", "unseen")] + ["-"])
     out.append(
         (
             f"Reward-model accuracy against the oracle on held-out generated images "
@@ -269,8 +225,8 @@ def to_markdown(results: dict, tabs: list[Table], images: list[tuple[str, str]])
         f"{results['seconds']:.0f} s on {results['machine']}.",
         "",
         f"Feedback: {results['feedback']['images']} images, {results['feedback']['labeled']} labeled "
-        f"({_pct(results['feedback']['good_rate'])} good by the raters, "
-        f"{_pct(results['feedback']['oracle_good_rate'])} by the oracle); "
+        f"({pct(results['feedback']['good_rate'])} good by the raters, "
+        f"{pct(results['feedback']['oracle_good_rate'])} by the oracle); "
         f"{results['feedback']['unlabeled']} unlabeled samples.",
         "",
     ]
@@ -278,7 +234,7 @@ def to_markdown(results: dict, tabs: list[Table], images: list[tuple[str, str]])
         lines += [
             f"Chained rounds: {len(results['rounds'])}, each rating samples of the last round's UNet "
             f"(good rate by the raters per round: "
-            f"{', '.join(_pct(r['good_rate']) for r in results['rounds'])}).",
+            f"{', '.join(pct(r['good_rate']) for r in results['rounds'])}).",
             "",
         ]
     for title, header, rows in tabs:
@@ -314,92 +270,6 @@ def to_html(results: dict, tabs: list[Table], plots: list[tuple[str, str]], grid
     parts += [f"<figure><figcaption>{e(c)}</figcaption><img src='{e(p)}' alt='{e(c)}'></figure>" for p, c in grids]
     parts.append("</body></html>")
     return "\n".join(parts)
-
-
-def save_grids(data: ReportData, out_dir: Path, rows_per_grid: int = 8) -> list[tuple[str, str]]:
-    """One PNG per split x category: base | fine-tuned | best-of-16, one prompt a row."""
-    order = [m for m in ("base", "finetuned", "best_of_16") if m in data.images]
-    first = data.images[order[0]]
-    gap = np.full((1, *first.shape[2:]), 255, np.uint8)
-    made = []
-    for split in ("seen", "unseen"):
-        for cat in CATEGORIES:
-            idx = [
-                i
-                for i, (p, s) in enumerate(zip(data.prompts, data.splits, strict=True))
-                if s == split and p.category == cat
-            ][:rows_per_grid]
-            if not idx:
-                continue
-            rows, labels = [], []
-            for i in idx:
-                parts = []
-                for m in order:
-                    parts += [data.images[m][i], gap]
-                rows.append(np.concatenate(parts[:-1]))
-                counts = "/".join(str(int(data.matches[m][i].sum())) for m in order)
-                labels.append(f"{data.prompts[i].text} [{counts}]")
-            rel = f"grids/{split}_{cat}.png"
-            save_grid(rows, labels, out_dir / rel)
-            made.append((rel, f"{split} prompts, {cat}: oracle-accepted images per set ({'/'.join(order)})"))
-    return made
-
-
-def save_plots(results: dict, data: ReportData, out_dir: Path) -> list[tuple[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    (out_dir / "plots").mkdir(parents=True, exist_ok=True)
-    made = []
-    ra = results["reward_model"]["accuracy"]
-    if data.test_labels is not None and data.test_scores:
-        fig, axes = plt.subplots(2, len(SCORERS), figsize=(4 * len(SCORERS), 6), squeeze=False)
-        splits, y = np.asarray(data.test_splits), data.test_labels.astype(bool)
-        for r, split in enumerate(("seen", "unseen")):
-            for c, (key, label) in enumerate(SCORERS.items()):
-                ax, s = axes[r, c], data.test_scores[key][splits == split]
-                yy = y[splits == split]
-                bins = np.linspace(s.min(), s.max() + 1e-9, 30) if len(s) else 10
-                ax.hist(s[yy], bins=bins, alpha=0.6, label="oracle: good", color="tab:green")
-                ax.hist(s[~yy], bins=bins, alpha=0.6, label="oracle: bad", color="tab:red")
-                ax.axvline(ra["thresholds"][key], color="k", ls="--", lw=1)
-                ax.set_title(f"{label}, {split}: acc {_pct(ra[split][key]['accuracy'])}", fontsize=9)
-                if r == 0 and c == 0:
-                    ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out_dir / "plots/reward_scores.png", dpi=90)
-        plt.close(fig)
-        made.append(("plots/reward_scores.png", "Scores on held-out images by oracle verdict (dashed: threshold)"))
-    m, labels = results["models"], model_labels(results)
-    names = list(labels)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), sharey=True)
-    for ax, split in zip(axes, ("seen", "unseen"), strict=True):
-        x = np.arange(len(CATEGORIES))
-        w = 0.8 / len(names)
-        for j, n in enumerate(names):
-            ax.bar(x + j * w, [m[n]["alignment"][split][c] for c in CATEGORIES], w, label=labels[n])
-        ax.set_xticks(x + 0.4 - w / 2, CATEGORIES)
-        ax.set_title(f"oracle alignment, {split} prompts")
-        ax.set_ylim(0, 1)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out_dir / "plots/alignment.png", dpi=90)
-    plt.close(fig)
-    made.append(("plots/alignment.png", "Oracle alignment per category"))
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for n in names:
-        ax.scatter(m[n]["fidelity"]["all"], m[n]["mean_reward"]["all"])
-        ax.annotate(labels[n], (m[n]["fidelity"]["all"], m[n]["mean_reward"]["all"]), fontsize=7)
-    ax.set_xlabel("Fréchet distance to clean renders (lower is better)")
-    ax.set_ylabel("mean reward r_phi")
-    ax.set_title("Ablation (paper: FID vs mean reward)")
-    fig.tight_layout()
-    fig.savefig(out_dir / "plots/ablation.png", dpi=90)
-    plt.close(fig)
-    made.append(("plots/ablation.png", "Ablation: fidelity against mean reward"))
-    return made
 
 
 def write_report(results: dict, data: ReportData, out_dir: str | Path) -> dict[str, Path]:

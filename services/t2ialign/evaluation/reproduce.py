@@ -1,13 +1,18 @@
 """`t2ialign reproduce`: the whole of Lee et al. 2023 on the toy world, with fixed seeds, and a report.
 
-1. Collect feedback on the base model (simulated raters), plus unlabeled samples.
-2. Train the reward model r_phi with and without L_pc.
-3. Fine-tune the ablation (docs/METHOD.md): labeled only; + unlabeled; + pre-training loss (the full method).
-   Or, with `rounds` > 0 (preset "rounds"), chain rounds instead: each round collects feedback from the last
-   round's UNet, trains r_phi on every label so far, and fine-tunes with r_phi as a ranker within each prompt.
-4. Evaluate base, each ablation and best-of-16 on fixed seen/unseen prompts: oracle alignment, the simulated
-   nine-rater panel, fidelity (Fréchet distance), diversity, mean reward; and r_phi's accuracy vs CLIP score.
-5. Write results.json, report.md, report.html, grids and plots to --out; print the headline as JSON.
+One function per stage, in order:
+1. `load_base_models`: the toy CLIP and the base generator.
+2. `collect_base_feedback`: rated samples of seen-object prompts from the base model (simulated raters), plus
+   unlabeled samples. Or, with `rounds` > 0 (preset "rounds"), `chained_rounds`: each round collects feedback
+   from the last round's UNet, trains r_phi on every label so far, and fine-tunes with r_phi as a ranker.
+3. `train_reward_models`: r_phi with and without L_pc (Eqs. 1-2) on every label collected.
+4. `finetune_ablation`: the paper's ablation from the base UNet (Eq. 3): labeled only; + unlabeled;
+   + pre-training loss (the full method). With rounds, the rounds' UNets instead.
+5. `evaluate_models`: base, each fine-tuned UNet and best-of-16 by the evaluation protocol
+   (evaluation/protocol.py): oracle alignment, mean reward, fidelity, diversity, the nine-rater panel.
+6. `reward_model_accuracy`: r_phi with and without L_pc against CLIP score, on the held-out best-of-16 pool.
+7. `summarize` and `write_outputs`: results.json with its headline, report.md, report.html, grids, plots
+   and the models, under `out_dir`.
 """
 
 from __future__ import annotations
@@ -24,15 +29,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from diffusers import UNet2DConditionModel
 
-from t2ialign.evaluation.alignment import alignment_by_category, flat_eval_prompts, generate_for_prompts, oracle_matches
-from t2ialign.evaluation.best_of_n import score_sets, select_top
-from t2ialign.evaluation.fidelity import clean_renders, diversity, image_embeddings, pooled_frechet_distance
-from t2ialign.evaluation.panel import PanelResult, panel_from_matches
+from t2ialign.evaluation.alignment import oracle_matches
 from t2ialign.evaluation.presets import ABLATIONS, ReproduceConfig
-from t2ialign.evaluation.report import ReportData, check_targets, write_report
+from t2ialign.evaluation.protocol import BEST_OF, Evaluation, evaluate
+from t2ialign.evaluation.report import check_targets, write_report
+from t2ialign.evaluation.report_figures import ReportData
 from t2ialign.evaluation.reward_accuracy import clip_scores, reward_accuracy
-from t2ialign.models.clip import ClipBackbone
+from t2ialign.models.loading import load_base_models
+from t2ialign.models.reward import RewardModel
 from t2ialign.models.toy_pipeline import ToyPipeline
 from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR, REPO_ROOT
 from t2ialign.toyworld.grammar import CATEGORIES, SEEN_OBJECTS, max_count, sample_prompt
@@ -64,26 +70,6 @@ def stage(name: str, timings: dict[str, float], log: bool = True):
         print(f"[reproduce] {name}: done in {timings[name]:.1f} s", file=sys.stderr, flush=True)
 
 
-def _mean_by_split(values: np.ndarray, splits: list[str]) -> dict[str, float]:
-    spl = np.array(splits)
-    out = {s: round(float(values[spl == s].mean()), 4) for s in dict.fromkeys(splits)}
-    out["all"] = round(float(values.mean()), 4)
-    return out
-
-
-def _ratio(a: float, b: float) -> float:
-    return round(a / b, 4) if b > 0 else float("nan")
-
-
-def _fd(emb: np.ndarray, ref: np.ndarray) -> float:
-    """Fréchet distance between (P, K, D) generated and reference embeddings, pooled over prompts."""
-    return round(pooled_frechet_distance(emb, ref), 5)
-
-
-def _panel_summary(result: PanelResult, splits: list[str]) -> dict:
-    return {**result.by_split(splits), "by_category": result.by_category()}
-
-
 def reproduce(
     cfg: ReproduceConfig,
     out_dir: str | Path = DEFAULT_OUT,
@@ -91,206 +77,61 @@ def reproduce(
     generator_dir: str | Path = DEFAULT_GENERATOR,
     log: bool = True,
 ) -> dict:
-    """Run the reproduction and write the report; returns the results (with "headline")."""
-    t_start = time.time()
-    out_dir, timings = Path(out_dir), {}
-    # 1. Check inputs and load the base models.
-    for what, folder in (("CLIP", clip_dir), ("generator", generator_dir)):
-        if not (Path(folder) / "manifest.json").is_file():
-            raise FileNotFoundError(
-                f"{what} folder {folder} has no manifest.json; train it with "
-                f"`t2ialign pretrain {what.lower()}` or pass --{what.lower()} DIR"
-            )
-    if cfg.best_of < cfg.eval_images_per_prompt:
-        raise ValueError(f"best_of ({cfg.best_of}) must be >= eval_images_per_prompt ({cfg.eval_images_per_prompt})")
-    clip = ClipBackbone.load(clip_dir)
-    pipe = ToyPipeline.load(generator_dir, clip=clip)
-    gen_kw = dict(num_inference_steps=cfg.num_inference_steps, guidance_scale=cfg.guidance_scale)
-    oracle, seed = Oracle(), cfg.seed
-
-    raters, chained = SimulatedRaters(seed=seed, oracle=oracle), []
-    if cfg.rounds:  # 2-4, chained: each round collects, trains r_phi and fine-tunes (training/rounds.py)
+    """Run the stages of the module docstring and write the report; returns the results (with "headline")."""
+    t_start, out_dir, timings = time.time(), Path(out_dir), {}
+    pipe = load_base_models(clip_dir, generator_dir)
+    raters, chained = SimulatedRaters(seed=cfg.seed), []
+    if cfg.rounds:
         with stage(f"{cfg.rounds} chained rounds", timings, log):
-            chained = _chained_rounds(cfg, pipe, raters, out_dir, log)
+            chained = chained_rounds(cfg, pipe, raters, out_dir, log)
         feedback = FeedbackSet.concat([r.feedback for r in chained], round_id="reproduce")
         unlabeled_sets = [r.unlabeled for r in chained if r.unlabeled is not None]
         unlabeled = FeedbackSet.concat(unlabeled_sets) if unlabeled_sets else None
-    else:  # 2. Feedback on the base model: rated samples of seen-object prompts, and unlabeled samples.
+    else:
         with stage("collect feedback", timings, log):
-            rng = random.Random(seed * 7_919 + 1)
-            fb_prompts = [
-                sample_prompt(rng, c, SEEN_OBJECTS, max_count(pipe.resolution))
-                for c in CATEGORIES
-                for _ in range(cfg.feedback_prompts_per_category)
-            ]
-            feedback = collect_feedback(
-                pipe, fb_prompts, cfg.images_per_prompt, raters, seed, "reproduce", progress=log, **gen_kw
-            )
-            unlabeled = None
-            if cfg.unlabeled_per_prompt:
-                unlabeled = collect_feedback(
-                    pipe,
-                    fb_prompts,
-                    cfg.unlabeled_per_prompt,
-                    None,
-                    seed + 7_919,
-                    "reproduce-unlabeled",
-                    progress=log,
-                    **gen_kw,
-                )
-    truth = oracle.judge_batch(feedback.images, feedback.prompts)
-    labeled = feedback.labeled()
-
-    # 3. Reward models, with and without L_pc (Eqs. 1-2), on every label collected.
+            feedback, unlabeled = collect_base_feedback(cfg, pipe, raters, log)
     with stage("train reward models", timings, log):
-        reward_cfg = dataclasses.replace(cfg.reward, seed=cfg.reward.seed + seed)
-        reward = train_reward_model(clip, labeled.images, labeled.prompts, labeled.labels, reward_cfg)
-        reward_no_pc = train_reward_model(
-            clip, labeled.images, labeled.prompts, labeled.labels, dataclasses.replace(reward_cfg, pc_weight=0.0)
-        )
-
-    # 4. Fine-tune each ablation (Eq. 3) from the base UNet; or take the rounds' UNets (the last is "finetuned").
-    unets, ft_metrics, ranker = {}, {}, reward  # ranker: the reward model that fine-tuning used, for best-of-n
-    if cfg.rounds:
+        reward, reward_no_pc = train_reward_models(cfg, pipe, feedback.labeled())
+    if cfg.rounds:  # the last round's UNet is "finetuned"; its r_phi ranks best-of-n
         unets = {f"round_{k}": r.unet for k, r in enumerate(chained[:-1], 1)} | {"finetuned": chained[-1].unet}
-        ft_metrics["finetuned"], ranker = chained[-1].metrics.get("finetune", {}), chained[-1].reward_model
-    for name, overrides in () if cfg.rounds else ABLATIONS.items():
-        with stage(f"fine-tune {name}", timings, log):
-            ft_cfg = dataclasses.replace(cfg.finetune, seed=cfg.finetune.seed + seed, **overrides)
-            ft_metrics[name] = {}
-            unets[name] = finetune_unet(
-                pipe, reward, feedback, ft_cfg, unlabeled, metrics_out=ft_metrics[name], progress=log
-            )
-            ft_metrics[name].pop("history", None)
-
-    # 5. Images of the fixed evaluation prompts: base, each ablation (same seeds), best-of-n from the base.
-    prompts, splits = flat_eval_prompts(cfg.eval_prompts_per_category, seed=1234 + seed)
-    k, images = cfg.eval_images_per_prompt, {}
-    with stage("generate evaluation images", timings, log):
-        images["base"] = generate_for_prompts(pipe, prompts, k, 10_000 + seed, desc="base" if log else None, **gen_kw)
-        for name, unet in unets.items():
-            images[name] = generate_for_prompts(
-                pipe, prompts, k, 10_000 + seed, unet=unet, desc=name if log else None, **gen_kw
-            )
-        pool = generate_for_prompts(
-            pipe, prompts, cfg.best_of, 20_000 + seed, desc=f"best-of-{cfg.best_of} pool" if log else None, **gen_kw
-        )
-        pool_scores = score_sets(ranker, pool, prompts)  # (P, n)
-        images["best_of_16"], _ = select_top(pool, pool_scores, k)
-
-    # 6. Per model: oracle alignment, mean reward, fidelity, diversity.
-    models, matches = {}, {}
-    with stage("evaluate models", timings, log):
-        ref = image_embeddings(clip, clean_renders(prompts, k, seed=30_000 + seed, size=pipe.resolution))
-        spl = np.array(splits)
-        for name, imgs in images.items():
-            matches[name] = oracle_matches(imgs, prompts, oracle)
-            table, overall = alignment_by_category(matches[name], prompts, splits)
-            emb = image_embeddings(clip, imgs)  # (P, K, D)
-            fid = {s: _fd(emb[spl == s], ref[spl == s]) for s in dict.fromkeys(splits)}
-            fid["all"] = _fd(emb, ref)
-            models[name] = {
-                "alignment": table,
-                "alignment_overall": overall,
-                "mean_reward": _mean_by_split(score_sets(reward, imgs, prompts).mean(1), splits),
-                "fidelity": fid,
-                "diversity": round(diversity(emb), 5),
-            }
-        models["clean_renders"] = {"diversity": round(diversity(ref), 5)}
-
-    # 7. The simulated nine-rater panel.
-    with stage("panel", timings, log):
-        pairs = {
-            "finetuned_vs_base": ("finetuned", "base"),
-            "best_of_16_vs_base": ("best_of_16", "base"),
-            "finetuned_vs_best_of_16": ("finetuned", "best_of_16"),
-        }
-        pairs |= {f"{n}_vs_base": (n, "base") for n in unets if n.startswith("round_")}  # chained rounds
-        panel_results = {name: panel_from_matches(matches[a], matches[b], cfg.panel) for name, (a, b) in pairs.items()}
-        for r in panel_results.values():
-            r.categories = [p.category for p in prompts]
-        panels = {name: _panel_summary(r, splits) for name, r in panel_results.items()}
-
-    # 8. Reward-model accuracy against the oracle on the held-out best-of-n pool (never trained on).
+        ft_metrics, ranker = {"finetuned": chained[-1].metrics.get("finetune", {})}, chained[-1].reward_model
+    else:
+        unets, ft_metrics = finetune_ablation(cfg, pipe, reward, feedback, unlabeled, timings, log)
+        ranker = reward
+    with stage("evaluate", timings, log):
+        evaluation = evaluate_models(cfg, pipe, unets, ranker, reward, log)
     with stage("reward-model accuracy", timings, log):
-        flat_pool = pool.reshape(-1, *pool.shape[2:])
-        texts = [p.text for p in prompts for _ in range(cfg.best_of)]
-        test_labels = oracle_matches(pool, prompts, oracle).reshape(-1).astype(int)
-        test_splits = [s for s in splits for _ in range(cfg.best_of)]
-        test_cats = [p.category for p in prompts for _ in range(cfg.best_of)]
-        train_labels = np.array(labeled.labels, int)
-        scorers = {"reward": reward, "reward_without_pc": reward_no_pc}
-        test_scores = {n: m.score(flat_pool, texts).numpy() for n, m in scorers.items()}
-        test_scores["clip_score"] = clip_scores(clip, flat_pool, texts)
-        train_scores = {"clip_score": clip_scores(clip, labeled.images, labeled.prompts)}
-        accuracy = reward_accuracy(
-            train_scores,
-            train_labels,
-            test_scores,
-            test_labels,
-            test_splits,
-            test_cats,
-            fixed_thresholds={"reward": 0.5, "reward_without_pc": 0.5},
-        )
-
-    # 9. Results, headline, report, models.
-    results = {
-        "config": dataclasses.asdict(cfg),
-        "machine": machine(),
-        "stage_seconds": timings,
-        "feedback": {
-            "images": len(feedback),
-            "labeled": len(labeled),
-            "good_rate": round(feedback.good_rate, 4),
-            "oracle_good_rate": round(float(truth.mean()), 4),
-            "unlabeled": len(unlabeled) if unlabeled is not None else 0,
-        },
-        "models": models,
-        "panels": panels,
-        "finetune": ft_metrics,
-        "rounds": [_round_summary(r) for r in chained] if cfg.rounds else [],
-        "reward_model": {
-            "accuracy": accuracy,
-            "training": {n: {k: v for k, v in m.metrics.items() if k != "config"} for n, m in scorers.items()},
-        },
-    }
-    ra = accuracy
-    results["headline"] = {
-        "alignment": {m: models[m]["alignment"] for m in ("base", "finetuned", "best_of_16")},
-        "panel": panels["finetuned_vs_base"]["all"],
-        "fidelity_ratio": _ratio(models["finetuned"]["fidelity"]["all"], models["base"]["fidelity"]["all"]),
-        "diversity_ratio": _ratio(models["finetuned"]["diversity"], models["base"]["diversity"]),
-        "reward_model": {
-            "unseen_accuracy": ra["unseen"]["reward"]["accuracy"],
-            "unseen_accuracy_without_pc": ra["unseen"]["reward_without_pc"]["accuracy"],
-            "clip_score_unseen_accuracy": ra["unseen"]["clip_score"]["accuracy"],
-            "seen_accuracy": ra["seen"]["reward"]["accuracy"],
-            "seen_accuracy_without_pc": ra["seen"]["reward_without_pc"]["accuracy"],
-            "clip_score_seen_accuracy": ra["seen"]["clip_score"]["accuracy"],
-        },
-        "mean_reward": {m: models[m]["mean_reward"]["all"] for m in images},
-        "panel_best_of_16_vs_base": panels["best_of_16_vs_base"]["all"],
-        "panel_finetuned_vs_best_of_16": panels["finetuned_vs_best_of_16"]["all"],
-    }
+        accuracy, data = reward_model_accuracy(pipe, evaluation, feedback.labeled(), reward, reward_no_pc)
+    results = summarize(cfg, feedback, unlabeled, evaluation, ft_metrics, chained, accuracy, reward, reward_no_pc)
+    results["stage_seconds"] = timings
     with stage("write report", timings, log):
-        out_dir.mkdir(parents=True, exist_ok=True)
         parent = chained[-1].parent_version if cfg.rounds else "base"
-        save_unet(
-            unets["finetuned"], out_dir / "models" / "finetuned_unet", parent, cfg.finetune, ft_metrics["finetuned"]
-        )
-        reward.save(out_dir / "models" / "reward", preset=cfg.preset)
-        reward_no_pc.save(out_dir / "models" / "reward_without_pc", preset=cfg.preset)
-        results["seconds"] = round(time.time() - t_start, 1)
-        results["headline"]["seconds"] = results["seconds"]
-        results["targets"] = {k: v["met"] for k, v in check_targets(results).items()}
-        data = ReportData(prompts, splits, images, matches, test_scores, test_labels, test_splits)
-        write_report(results, data, out_dir)
-        (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+        write_outputs(results, data, out_dir, cfg, unets["finetuned"], parent, reward, reward_no_pc, t_start)
     results["seconds"] = results["headline"]["seconds"] = round(time.time() - t_start, 1)
     return results
 
 
-def _chained_rounds(
+def collect_base_feedback(
+    cfg: ReproduceConfig, pipe: ToyPipeline, raters: SimulatedRaters, log: bool
+) -> tuple[FeedbackSet, FeedbackSet | None]:
+    """Rated samples of seen-object prompts from the base model, and unlabeled samples of the same prompts."""
+    rng = random.Random(cfg.seed * 7_919 + 1)
+    prompts = [
+        sample_prompt(rng, c, SEEN_OBJECTS, max_count(pipe.resolution))
+        for c in CATEGORIES
+        for _ in range(cfg.feedback_prompts_per_category)
+    ]
+    gen_kw = dict(num_inference_steps=cfg.num_inference_steps, guidance_scale=cfg.guidance_scale, progress=log)
+    feedback = collect_feedback(pipe, prompts, cfg.images_per_prompt, raters, cfg.seed, "reproduce", **gen_kw)
+    unlabeled = None
+    if cfg.unlabeled_per_prompt:
+        unlabeled = collect_feedback(
+            pipe, prompts, cfg.unlabeled_per_prompt, None, cfg.seed + 7_919, "reproduce-unlabeled", **gen_kw
+        )
+    return feedback, unlabeled
+
+
+def chained_rounds(
     cfg: ReproduceConfig, pipe: ToyPipeline, raters: SimulatedRaters, out_dir: Path, log: bool
 ) -> list[RoundResult]:
     """cfg.rounds rounds from the base UNet; each round's UNet and r_phi are saved under models/rounds/."""
@@ -306,6 +147,168 @@ def _chained_rounds(
     return run_rounds(
         cfg.rounds, pipe, prompts, raters, round_cfg, seed=cfg.seed, out_dir=out_dir / "models" / "rounds", progress=log
     )
+
+
+def train_reward_models(cfg: ReproduceConfig, pipe: ToyPipeline, labeled: FeedbackSet) -> tuple[RewardModel, ...]:
+    """r_phi with L_pc (cfg.reward) and without it, on the toy CLIP, from every label collected."""
+    reward_cfg = dataclasses.replace(cfg.reward, seed=cfg.reward.seed + cfg.seed)
+    return tuple(
+        train_reward_model(pipe.text_encoder, labeled.images, labeled.prompts, labeled.labels, c)
+        for c in (reward_cfg, dataclasses.replace(reward_cfg, pc_weight=0.0))
+    )
+
+
+def finetune_ablation(
+    cfg: ReproduceConfig,
+    pipe: ToyPipeline,
+    reward: RewardModel,
+    feedback: FeedbackSet,
+    unlabeled: FeedbackSet | None,
+    timings: dict[str, float],
+    log: bool,
+) -> tuple[dict[str, UNet2DConditionModel], dict[str, dict]]:
+    """Each arm of ABLATIONS fine-tuned from the base UNet by Eq. 3, weighted by r_phi; and its metrics."""
+    unets, metrics = {}, {}
+    for name, overrides in ABLATIONS.items():
+        with stage(f"fine-tune {name}", timings, log):
+            ft_cfg = dataclasses.replace(cfg.finetune, seed=cfg.finetune.seed + cfg.seed, **overrides)
+            metrics[name] = {}
+            unets[name] = finetune_unet(
+                pipe, reward, feedback, ft_cfg, unlabeled, metrics_out=metrics[name], progress=log
+            )
+            metrics[name].pop("history", None)
+    return unets, metrics
+
+
+def evaluate_models(
+    cfg: ReproduceConfig,
+    pipe: ToyPipeline,
+    unets: dict[str, UNet2DConditionModel],
+    ranker: RewardModel,
+    reward: RewardModel,
+    log: bool,
+) -> Evaluation:
+    """The base, each fine-tuned UNet and best-of-n (ranked by `ranker`) by the protocol; panels against the
+    base (each round's too) and fine-tuned against best-of-n; mean reward by `reward`."""
+    pairs = [("finetuned", "base"), (BEST_OF, "base"), ("finetuned", BEST_OF)]
+    pairs += [(n, "base") for n in unets if n.startswith("round_")]
+    return evaluate(pipe, cfg.evaluation, {"base": None, **unets}, pairs, ranker=ranker, reward=reward, log=log)
+
+
+def reward_model_accuracy(
+    pipe: ToyPipeline, evaluation: Evaluation, labeled: FeedbackSet, reward: RewardModel, reward_no_pc: RewardModel
+) -> tuple[dict, ReportData]:
+    """r_phi with and without L_pc (threshold 0.5) and CLIP score (threshold fit on the labels) against the
+    oracle, on the best-of-n pool (never trained on); and the report's raw material."""
+    pool, prompts, splits = evaluation.pool, evaluation.prompts, evaluation.splits
+    n = pool.shape[1]
+    flat_pool = pool.reshape(-1, *pool.shape[2:])
+    texts = [p.text for p in prompts for _ in range(n)]
+    test_labels = oracle_matches(pool, prompts, Oracle()).reshape(-1).astype(int)
+    test_splits = [s for s in splits for _ in range(n)]
+    test_cats = [p.category for p in prompts for _ in range(n)]
+    scorers = {"reward": reward, "reward_without_pc": reward_no_pc}
+    test_scores = {name: m.score(flat_pool, texts).numpy() for name, m in scorers.items()}
+    test_scores["clip_score"] = clip_scores(pipe.text_encoder, flat_pool, texts)
+    accuracy = reward_accuracy(
+        {"clip_score": clip_scores(pipe.text_encoder, labeled.images, labeled.prompts)},
+        np.array(labeled.labels, int),
+        test_scores,
+        test_labels,
+        test_splits,
+        test_cats,
+        fixed_thresholds={"reward": 0.5, "reward_without_pc": 0.5},
+    )
+    data = ReportData(prompts, splits, evaluation.images, evaluation.matches, test_scores, test_labels, test_splits)
+    return accuracy, data
+
+
+def summarize(
+    cfg: ReproduceConfig,
+    feedback: FeedbackSet,
+    unlabeled: FeedbackSet | None,
+    evaluation: Evaluation,
+    ft_metrics: dict[str, dict],
+    chained: list[RoundResult],
+    accuracy: dict,
+    reward: RewardModel,
+    reward_no_pc: RewardModel,
+) -> dict:
+    """results.json's content, with its "headline": the figures `--json` prints."""
+    models, panels = evaluation.models, evaluation.panels
+    truth = Oracle().judge_batch(feedback.images, feedback.prompts)
+    results = {
+        "config": dataclasses.asdict(cfg),
+        "machine": machine(),
+        "feedback": {
+            "images": len(feedback),
+            "labeled": len(feedback.labeled()),
+            "good_rate": round(feedback.good_rate, 4),
+            "oracle_good_rate": round(float(truth.mean()), 4),
+            "unlabeled": len(unlabeled) if unlabeled is not None else 0,
+        },
+        "models": models,
+        "panels": panels,
+        "finetune": ft_metrics,
+        "rounds": [_round_summary(r) for r in chained],
+        "reward_model": {
+            "accuracy": accuracy,
+            "training": {
+                n: {k: v for k, v in m.metrics.items() if k != "config"}
+                for n, m in (("reward", reward), ("reward_without_pc", reward_no_pc))
+            },
+        },
+    }
+
+    def acc(split: str, scorer: str) -> float:
+        return accuracy[split][scorer]["accuracy"]
+
+    results["headline"] = {
+        "alignment": {m: models[m]["alignment"] for m in ("base", "finetuned", BEST_OF)},
+        "panel": panels["finetuned_vs_base"]["all"],
+        "fidelity_ratio": _ratio(models["finetuned"]["fidelity"]["all"], models["base"]["fidelity"]["all"]),
+        "diversity_ratio": _ratio(models["finetuned"]["diversity"], models["base"]["diversity"]),
+        "reward_model": {
+            "unseen_accuracy": acc("unseen", "reward"),
+            "unseen_accuracy_without_pc": acc("unseen", "reward_without_pc"),
+            "clip_score_unseen_accuracy": acc("unseen", "clip_score"),
+            "seen_accuracy": acc("seen", "reward"),
+            "seen_accuracy_without_pc": acc("seen", "reward_without_pc"),
+            "clip_score_seen_accuracy": acc("seen", "clip_score"),
+        },
+        "mean_reward": {m: models[m]["mean_reward"]["all"] for m in evaluation.images},
+        "panel_best_of_16_vs_base": panels[f"{BEST_OF}_vs_base"]["all"],
+        "panel_finetuned_vs_best_of_16": panels[f"finetuned_vs_{BEST_OF}"]["all"],
+    }
+    return results
+
+
+def write_outputs(
+    results: dict,
+    data: ReportData,
+    out_dir: Path,
+    cfg: ReproduceConfig,
+    finetuned: UNet2DConditionModel,
+    parent_version: str,
+    reward: RewardModel,
+    reward_no_pc: RewardModel,
+    t_start: float,
+) -> None:
+    """The fine-tuned UNet and both reward models under models/, the report, and results.json."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_unet(
+        finetuned, out_dir / "models" / "finetuned_unet", parent_version, cfg.finetune, results["finetune"]["finetuned"]
+    )
+    reward.save(out_dir / "models" / "reward", preset=cfg.preset)
+    reward_no_pc.save(out_dir / "models" / "reward_without_pc", preset=cfg.preset)
+    results["seconds"] = results["headline"]["seconds"] = round(time.time() - t_start, 1)
+    results["targets"] = {k: v["met"] for k, v in check_targets(results).items()}
+    write_report(results, data, out_dir)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+def _ratio(a: float, b: float) -> float:
+    return round(a / b, 4) if b > 0 else float("nan")
 
 
 def _round_summary(result: RoundResult) -> dict:

@@ -34,10 +34,9 @@ from t2ialign.training.checkpoint import load_training_state, read_training_extr
 from t2ialign.training.feedback import FeedbackSet
 from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_per_sample, ema_update
 from t2ialign.training.hooks import LoopHooks, StepInfo
+from t2ialign.training.weighting import LABEL_SOURCES, WEIGHTINGS, check_weighting, model_pool, weigh
 
 MODES = ("full", "lora")
-WEIGHT_NORMALIZATIONS = ("none", "clip", "mean", "batch_mean", "exp", "prompt_mean", "prompt_top")
-LABEL_SOURCES = ("reward", "human", "human_ranked")
 SAMPLINGS = ("uniform", "weighted")
 LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")  # attention projections (self- and cross-attention)
 
@@ -50,38 +49,32 @@ class FinetuneConfig:
     pretrain_fraction: float = 0.5  # share of each batch drawn from the corpus (D_pre); paper: half
     beta: float = 1.0  # weight of the pre-training term of Eq. 3 (not given); holds fidelity and diversity
     mode: str = "full"  # "full": every UNet weight; "lora": adapters on attention projections only (cheap to ship)
-    lora_rank: int = 16  # LoRA rank; the toy UNet's attention is 64 wide, so 16 is a quarter of full rank
-    lora_alpha: float | None = None  # LoRA scale numerator; None = rank (scale 1)
+    lora_rank: int = 16  # LoRA rank (scale 1); the toy UNet's attention is 64 wide, so 16 is a quarter of full rank
     lora_lr_multiplier: float = 10.0  # LoRA starts at zero and needs a larger rate than full fine-tuning
-    weight_normalization: str = "mean"  # how r_phi becomes a weight (see `normalize_weights`); the paper used "none"
+    weight_normalization: str = "mean"  # how a reward becomes a weight: a name in WEIGHTINGS; the paper's is "none"
     weight_temperature: float = 0.2  # only for "exp": w = exp((r - max) / tau); 0.2 weighs r=0.9 55x r=0.1
     weight_top_fraction: float = 0.25  # only for "prompt_top": the share of each prompt's samples kept
     weight_top_min: float | None = None  # only for "prompt_top": keep a top sample only if its reward is at
-    # least this, so a prompt with no good sample sends none (0.5 with labels: only approved samples)
+    # least this, so a prompt with no good sample sends none
     use_unlabeled: bool = True  # add unlabeled model samples scored by r_phi (paper: 16K beside 23K labeled)
     label_source: str = "reward"  # "reward": r_phi weights every sample (Eq. 3); "human": y where a label exists
-    # (r_phi elsewhere); "human_ranked": as "human", and r_phi breaks ties among equal labels in "prompt_top"
+    # (r_phi elsewhere)
     sampling: str = "uniform"  # "uniform": batches drawn uniformly, loss weighted by w; "weighted": drawn with
     # probability w / sum(w), loss scaled by mean(w): the same expectation (Eq. 3), less variance per step
     warmup: int = 20  # linear warm-up steps; avoids a first large AdamW step on a converged model
-    weight_decay: float = 0.0  # AdamW decay; none, so fine-tuning does not shrink the pre-trained weights
     grad_clip: float = 1.0  # max gradient norm, as in pre-training
     ema_decay: float = 0.0  # >0: export an exponential moving average of the weights, started at the base
     # model's (the shipped base is itself an EMA; raw fine-tuned weights carry step noise). 0 = raw weights
     model_timestep_min: float = 0.0  # >0: the model term draws t from the top (1 - this) of the noise schedule
-    # only, where the scene's layout is decided; the corpus term stays uniform. 0 = Eq. 3's uniform t.
-    # A deviation from the paper: with oracle weights it beat the corpus-only control (docs/REPRODUCTION.md)
+    # only, where the scene's layout is decided; the corpus term stays uniform. 0 = Eq. 3's uniform t (a
+    # deviation from the paper, docs/METHOD.md)
     caption_dropout: float = 0.1  # empty captions in the corpus half, as in pre-training: keeps the CFG branch
     seed: int = 0  # batches, noise and timesteps
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode {self.mode!r} is unknown; valid: {', '.join(MODES)}")
-        if self.weight_normalization not in WEIGHT_NORMALIZATIONS:
-            raise ValueError(
-                f"weight_normalization {self.weight_normalization!r} is unknown; "
-                f"valid: {', '.join(WEIGHT_NORMALIZATIONS)}"
-            )
+        check_weighting(self.weight_normalization)
         if self.label_source not in LABEL_SOURCES:
             raise ValueError(f"label_source {self.label_source!r} is unknown; valid: {', '.join(LABEL_SOURCES)}")
         if self.sampling not in SAMPLINGS:
@@ -117,65 +110,6 @@ def reward_weighted_loss(per_sample_loss: torch.Tensor, weights: torch.Tensor) -
     if per_sample_loss.shape != weights.shape:
         raise ValueError(f"per_sample_loss {tuple(per_sample_loss.shape)} and weights {tuple(weights.shape)} differ")
     return (weights.to(per_sample_loss) * per_sample_loss).mean()
-
-
-def normalize_weights(
-    rewards: torch.Tensor,
-    how: str,
-    temperature: float = 0.2,
-    prompts: list[str] | None = None,
-    top_fraction: float = 0.25,
-    tiebreak: torch.Tensor | None = None,
-    top_min: float | None = None,
-) -> torch.Tensor:
-    """Turn rewards (or labels) of the whole of D_model into loss weights.
-
-    none  w = r, as the paper's Eq. 3 (a regression output: can be < 0, which pushes likelihood *down*).
-    clip  w = clamp(r, 0, 1): a predicted probability of "good".
-    mean  clamp(r, 0, 1) / mean: the model term keeps the scale of an unweighted loss, however rare good
-          samples are, so beta means the same thing in every round ("batch_mean" divides per batch instead).
-    exp   exp((r - max r) / tau), then / mean: reward-weighted regression's exponentiated advantage.
-    prompt_mean  clamp(r, 0, 1) / the mean over the same prompt's samples, then / overall mean: every prompt
-          with any good sample weighs the same in total, however rare its good samples are (needs `prompts`).
-          Without it, easy prompts' many good samples drown the few good samples of hard ones. Fragile with
-          noisy labels: one flipped label in a prompt with no good sample takes that prompt's whole weight.
-    prompt_top   1 for the top ceil(top_fraction * n) of each prompt's n samples by reward, else 0, then / mean:
-          r_phi as a ranker within a prompt (reward-ranked fine-tuning, Dong et al. 2023; not in the paper).
-          The toy r_phi's soft scores barely separate a prompt's good samples from its bad ones, while its
-          ranking does. Measured: each prompt's best quarter levelled with the corpus-only control (one run),
-          its best 11% beat it on two seeds but the base by only ~3 points (docs/REPRODUCTION.md).
-          `tiebreak` (e.g. r_phi beside binary labels) orders samples of equal reward; `top_min` keeps a top
-          sample only if its reward is at least that, so a prompt with no good sample sends none.
-    """
-    r = rewards.float()
-    if how in ("prompt_mean", "prompt_top"):
-        if prompts is None or len(prompts) != len(r):
-            raise ValueError(f"weight_normalization {how!r} needs one prompt per reward")
-        w = r.clamp(0.0, 1.0) if how == "prompt_mean" else torch.zeros_like(r)
-        groups: dict[str, list[int]] = {}
-        for i, p in enumerate(prompts):
-            groups.setdefault(p, []).append(i)
-        for idx in groups.values():
-            if how == "prompt_mean":
-                w[idx] = w[idx] / w[idx].mean().clamp_min(1e-8)
-            else:
-                ix = torch.tensor(idx)
-                if tiebreak is not None:  # sort by the tiebreak first: the stable sort by r keeps its order
-                    ix = ix[torch.argsort(tiebreak[ix].float(), descending=True, stable=True)]
-                top = ix[torch.argsort(r[ix], descending=True, stable=True)[: math.ceil(top_fraction * len(idx))]]
-                w[top[r[top] >= top_min] if top_min is not None else top] = 1.0
-        return w / w.mean().clamp_min(1e-8)
-    if how == "none":
-        return r
-    if how == "exp":
-        w = torch.exp((r - r.max()) / temperature)
-        return w / w.mean().clamp_min(1e-8)
-    w = r.clamp(0.0, 1.0)
-    if how == "mean":
-        return w / w.mean().clamp_min(1e-8)
-    if how in ("clip", "batch_mean"):
-        return w  # batch_mean divides inside each batch (see finetune_unet)
-    raise ValueError(f"weight_normalization {how!r} is unknown; valid: {', '.join(WEIGHT_NORMALIZATIONS)}")
 
 
 def finetune_loss(
@@ -225,13 +159,13 @@ def finetune_loss(
     return total, parts
 
 
-def add_lora(unet: UNet2DConditionModel, rank: int, alpha: float | None = None) -> list[torch.nn.Parameter]:
+def add_lora(unet: UNet2DConditionModel, rank: int) -> list[torch.nn.Parameter]:
     """Freeze the UNet and add peft LoRA adapters on its attention projections; returns the trainable params."""
     from peft import LoraConfig
 
     unet.requires_grad_(False)
     unet.add_adapter(
-        LoraConfig(r=rank, lora_alpha=alpha or rank, init_lora_weights="gaussian", target_modules=list(LORA_TARGETS))
+        LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=list(LORA_TARGETS))
     )
     params = [p for n, p in unet.named_parameters() if p.requires_grad]
     if not params or any("lora" not in n for n, p in unet.named_parameters() if p.requires_grad):
@@ -244,33 +178,6 @@ def merge_lora(unet: UNet2DConditionModel) -> UNet2DConditionModel:
     unet.fuse_lora()
     unet.unload_lora()
     return unet
-
-
-def _model_pool(
-    data: FeedbackSet, unlabeled: FeedbackSet | None, reward_model: RewardModel | None, cfg: FinetuneConfig
-) -> tuple[np.ndarray, list[str], torch.Tensor, torch.Tensor | None, dict[str, float]]:
-    """D_model with its rewards: the feedback images (+ unlabeled ones), each scored per `label_source`, and the
-    tiebreak for "prompt_top" (r_phi's scores for "human_ranked", else None)."""
-    pool = FeedbackSet.concat([data, unlabeled]) if (cfg.use_unlabeled and unlabeled is not None) else data
-    if len(pool) == 0:
-        raise ValueError("no model samples to fine-tune on; collect feedback first")
-    human = torch.tensor([float("nan") if y is None else float(y) for y in pool.labels])
-    need_reward = cfg.label_source != "human" or bool(torch.isnan(human).any())
-    if need_reward and reward_model is None:
-        raise ValueError(
-            f"label_source={cfg.label_source!r} with unlabeled or skipped samples needs a reward_model to score them"
-        )
-    scores = reward_model.score(pool.images, pool.prompts).float() if need_reward else None
-    if cfg.label_source == "reward":
-        rewards = scores
-    else:  # the labels where they exist, r_phi's scores for skipped and unlabeled samples
-        rewards = human if scores is None else torch.where(torch.isnan(human), scores, human)
-    stats = {
-        "reward_mean": float(rewards.mean()),
-        "reward_min": float(rewards.min()),
-        "reward_max": float(rewards.max()),
-    }
-    return pool.images, pool.prompts, rewards, scores if cfg.label_source == "human_ranked" else None, stats
 
 
 def finetune_unet(
@@ -294,16 +201,8 @@ def finetune_unet(
     shard = (hooks.shard(cfg.model_batch), hooks.shard(cfg.pretrain_batch)) if hooks.world_size > 1 else None
     t0 = time.time()
     # 1. Check inputs, and score D_model once (r_phi and the text encoder are frozen).
-    images, prompts, rewards, tiebreak, stats = _model_pool(data, unlabeled, reward_model, cfg)
-    weights = normalize_weights(  # (M,)
-        rewards,
-        cfg.weight_normalization,
-        cfg.weight_temperature,
-        prompts,
-        cfg.weight_top_fraction,
-        tiebreak,
-        cfg.weight_top_min,
-    )
+    images, prompts, rewards, stats = model_pool(data, unlabeled, reward_model, cfg)
+    weights = weigh(rewards, prompts, cfg)  # (M,)
     if cfg.weight_top_min is not None and float(weights.abs().sum()) == 0:
         raise ValueError(
             f"no model sample reaches weight_top_min={cfg.weight_top_min} (highest reward "
@@ -311,8 +210,8 @@ def finetune_unet(
         )
     if cfg.sampling == "weighted" and (bool((weights < 0).any()) or float(weights.sum()) <= 0):
         raise ValueError(
-            "sampling='weighted' needs non-negative weights with a positive sum; use a clipping "
-            "weight_normalization ('clip', 'mean', 'batch_mean', 'exp') or sampling='uniform'"
+            "sampling='weighted' needs non-negative weights with a positive sum; use a non-negative "
+            f"weight_normalization ({', '.join(n for n in WEIGHTINGS if n != 'none')}) or sampling='uniform'"
         )
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
@@ -326,12 +225,12 @@ def finetune_unet(
     unet = precision.layout_module(copy.deepcopy(unet or pipe.unet).to(device).train())
     attention = precision.training_attention(unet)
     if cfg.mode == "lora":
-        params = add_lora(unet, cfg.lora_rank, cfg.lora_alpha)
+        params = add_lora(unet, cfg.lora_rank)
         lr = cfg.lr * cfg.lora_lr_multiplier
     else:
         params = list(unet.requires_grad_(True).parameters())
         lr = cfg.lr
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)  # no decay: do not shrink the base weights
     ema = [p.detach().clone() for p in params] if cfg.ema_decay else None
     noise_scheduler = DDPMScheduler.from_config(pipe.noise_config)  # the base model's own prediction type
     history: list[dict[str, float]] = []
@@ -349,8 +248,6 @@ def finetune_unet(
         else:
             idx = torch.randint(0, len(model_x0), (cfg.model_batch,), generator=gen)
             w = weights[idx]
-        if cfg.weight_normalization == "batch_mean":
-            w = w / w.mean().clamp_min(1e-8)
         pre_x0 = pre_states = None
         if cfg.pretrain_batch:
             pre_imgs, captions, _ = corpus_batch(rng, cfg.pretrain_batch, size=size)

@@ -45,6 +45,9 @@ class RewardTrainConfig:
     max_objects: int | None = None  # counts a swap may use; None = what fits the image size (4 at 32x32)
     reward: RewardConfig = field(default_factory=RewardConfig)  # head architecture (paper: 1,024 hidden units)
 
+    def __post_init__(self) -> None:  # JSON overrides give lists; hold tuples, as the defaults
+        self.perturb_objects, self.perturb_attributes = tuple(self.perturb_objects), tuple(self.perturb_attributes)
+
 
 def rating_loss(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Eq. 1: mean squared error between r_phi(x, z) and the label y (1 good, 0 bad). pred, y: (B,)."""
