@@ -33,7 +33,8 @@ def main() -> None:
     ap.add_argument("--reward", default='{"pc_weight": 0.0}', help="JSON RewardTrainConfig overrides")
     ap.add_argument("--k", type=int, default=9, help="rated images per prompt and round")
     ap.add_argument("--per-category", type=int, default=40, help="seen prompts per category, beside the count ones")
-    ap.add_argument("--seed", type=int, default=0, help="prompts, raters and the evaluation protocol")
+    ap.add_argument("--seed", type=int, default=0, help="prompts, raters and fine-tuning")
+    ap.add_argument("--eval-seed", type=int, help="the evaluation protocol's seed (default: --seed)")
     ap.add_argument("--preset", default="rounds", choices=sorted(PRESETS), help="whose evaluation protocol")
     ap.add_argument("--prompts-per-category", type=int, help="evaluation prompts per split and category")
     ap.add_argument("--out", default=None, help="save each round's UNet and r_phi under OUT/r<k>/")
@@ -41,7 +42,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     pipe = base_pipe()
-    protocol = preset_protocol("smoke" if args.smoke else args.preset, args.seed, args.prompts_per_category)
+    preset = "smoke" if args.smoke else args.preset
+    eval_seed = args.seed if args.eval_seed is None else args.eval_seed
+    protocol = preset_protocol(preset, eval_seed, args.prompts_per_category)
     prompts = round_prompts(args.per_category, args.seed * 7_919 + 5)
     smoke = {"steps": 1, "weight_top_min": None}  # a 1-epoch r_phi may rate every sample below the floor
     finetune = dataclasses.replace(round_finetune(), **{**json.loads(args.arm), **(smoke if args.smoke else {})})
