@@ -6,3 +6,4 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS_DIR = REPO_ROOT / "weights" / "toy"
 DEFAULT_CLIP = WEIGHTS_DIR / "clip"
 DEFAULT_GENERATOR = WEIGHTS_DIR / "generator"
+DEFAULT_REWARD = WEIGHTS_DIR / "reward"  # r_phi served when no reward pointer is set

@@ -40,7 +40,7 @@ from .chart import (
 K8S_VERSION = "1.33.0"  # a current Kubernetes; kubernetes-validate ships its schemas
 IN_CHART_STORE = f"s3://t2ialign?endpoint={FULLNAME}-objectstore:9000&secure=false"
 CLUSTER_WEIGHTS = {  # values.yaml's defaults: the base models as prefixes in the object store
-    "reward": {"config": {"clip": "store:models/toy/clip"}},
+    "reward": {"config": {"clip": "store:models/toy/clip", "model": "store:models/toy/reward"}},
     "generator": {"config": {"model": "store:models/toy/generator", "clip": "store:models/toy/clip"}},
     "coordinator": {"config": {"model": "store:models/toy/generator", "clip": "store:models/toy/clip"}},
     "trainer": {

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from t2ialign.cli import main as t2ialign_cli
-from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR
+from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR, DEFAULT_REWARD
 
 from .chart import one, render
 
@@ -53,7 +53,8 @@ def deployed() -> Iterator[tuple[str, str]]:
         patch.setenv(name, value)
     try:
         store_url = f"s3://{BUCKET}?endpoint={endpoint}&secure=false"
-        for folder, prefix in ((DEFAULT_CLIP, "models/toy/clip"), (DEFAULT_GENERATOR, "models/toy/generator")):
+        models = {DEFAULT_CLIP: "clip", DEFAULT_GENERATOR: "generator", DEFAULT_REWARD: "reward"}
+        for folder, prefix in ((folder, f"models/toy/{name}") for folder, name in models.items()):
             t2ialign_cli(["store", "upload", str(folder), prefix, "--store", store_url])
         values = {
             "objectStore": {"mode": "external", "bucket": BUCKET, "external": {"endpoint": endpoint, "secure": False}}

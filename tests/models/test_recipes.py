@@ -156,3 +156,30 @@ def test_v_prediction_target_is_alpha_eps_minus_sigma_x0():
     expected = abar.sqrt() * noise - (1 - abar).sqrt() * x0
     assert torch.allclose(denoising_target(sched, x0, noise, t), expected, atol=1e-6)
     assert torch.equal(denoising_target(training_scheduler("epsilon"), x0, noise, t), noise)
+
+
+def test_reward_recipe_exports_resumes_and_stops_on_its_time_budget(tiny_world, tmp_path):
+    from t2ialign.models.reward import RewardModel
+    from t2ialign.training.reward_pretrain import load_pool, pool_dir, pretrain_reward, tiny_config
+
+    pipe = ToyPipeline.load(tiny_world / "generator")
+    cfg, out = tiny_config(), tmp_path / "reward"
+    # A zero budget stops after the first chunk, then trains and exports on what is there.
+    pretrain_reward(cfg, pipe, tiny_world / "generator", out, max_minutes=0)
+    first = load_pool(pool_dir(out))
+    assert len(first["labels"]) == cfg.prompts_per_chunk * cfg.images_per_prompt
+    manifest = verify_manifest(out)
+    assert manifest["pool"]["chunks_done"] == 1 < manifest["pool"]["chunks_total"]
+    with pytest.raises(ValueError, match="--resume"):
+        pretrain_reward(cfg, pipe, tiny_world / "generator", out)  # never silently redraws a pool
+    pretrain_reward(cfg, pipe, tiny_world / "generator", out, resume=True, max_minutes=0)  # retrains, draws nothing
+    assert len(load_pool(pool_dir(out))["labels"]) == len(first["labels"])
+    pretrain_reward(cfg, pipe, tiny_world / "generator", out, resume=True)
+    pool = load_pool(pool_dir(out))
+    assert np.array_equal(pool["images"][: len(first["images"])], first["images"])  # continued, not redrawn
+    assert verify_manifest(out)["pool"]["chunks_done"] == manifest["pool"]["chunks_total"]
+    model = RewardModel.load(out, pipe.text_encoder)
+    assert model.version.startswith("reward-") and model.score(pool["images"][:2], ["a red circle"] * 2).shape == (2,)
+    cfg.images_per_prompt = 4
+    with pytest.raises(ValueError, match="another config"):
+        pretrain_reward(cfg, pipe, tiny_world / "generator", out, resume=True)

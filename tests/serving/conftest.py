@@ -45,7 +45,7 @@ def run_serving(
     import ray
     from ray import serve
 
-    from t2ialign.serving.app import ServeArgs, set_grpc_message_limit, start_all
+    from t2ialign.serving.app import ServeArgs, init_local_ray, set_grpc_message_limit, start_all
 
     clip_dir, generator_dir = build_toy_models(root / "models")
     store_dir = root / "store"
@@ -79,14 +79,7 @@ def run_serving(
             "grpc_port": grpc_port,
         }
     )
-    for attempt in range(3):  # the raylet waits ~15 s for its agents; a loaded machine can miss that
-        try:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-            break
-        except Exception:
-            ray.shutdown()
-            if attempt == 2:
-                raise
+    init_local_ray(num_cpus=2)
     channel = None
     try:
         start_all(args)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from t2ialign.cli.common import Subparsers
-from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR
+from t2ialign.paths import DEFAULT_CLIP, DEFAULT_GENERATOR, DEFAULT_REWARD
 from t2ialign.serving.storage import DEFAULT_STORE
 
 if TYPE_CHECKING:
@@ -31,6 +31,11 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--model", default=str(DEFAULT_GENERATOR), help="base pipeline: folder or store:<prefix>")
     p.add_argument(
         "--clip", default=None, help=f"toy CLIP folder or store:<prefix> (default {DEFAULT_CLIP}, beside --model)"
+    )
+    p.add_argument(
+        "--reward",
+        default=str(DEFAULT_REWARD),
+        help="r_phi served while the store's reward-serving pointer is unset: folder or store:<prefix>",
     )
     p.add_argument("--num-inference-steps", type=int, default=20, help="default steps when a request gives none")
     p.add_argument("--address", default=None, help="join a running Ray cluster (default: start one here)")
@@ -52,7 +57,9 @@ def serve_args(args: argparse.Namespace) -> ServeArgs:
 
     return ServeArgs.model_validate(
         {
-            "reward": {"config": {"store_url": args.store, "clip": args.clip or str(DEFAULT_CLIP)}},
+            "reward": {
+                "config": {"store_url": args.store, "clip": args.clip or str(DEFAULT_CLIP), "model": args.reward}
+            },
             "generator": {
                 "config": {
                     "backend": args.backend,
@@ -77,11 +84,12 @@ def serve_args(args: argparse.Namespace) -> ServeArgs:
 def cmd_serve(args: argparse.Namespace) -> None:
     # 1. Check inputs before starting anything.
     cfg = serve_args(args)
-    for name, value in (("model", cfg.generator.config.model), ("clip", cfg.reward.config.clip)):
+    folders = (("model", cfg.generator.config.model), ("clip", cfg.reward.config.clip), ("reward", args.reward))
+    for name, value in folders:
         if not value.startswith("store:") and not Path(value).is_dir():
             raise FileNotFoundError(
-                f"--{name} {value} does not exist; build the toy weights with `t2ialign pretrain clip` and "
-                "`t2ialign pretrain generator`, or pass a folder or store:<prefix>"
+                f"--{name} {value} does not exist; build the toy weights with `t2ialign pretrain clip|generator|"
+                "reward`, or pass a folder or store:<prefix>"
             )
     keys = _api_keys()
     # 2. Ray (the gRPC message limit must be in the environment before the proxy starts), then Serve.

@@ -5,6 +5,12 @@
     out = GeneratorClient("grpc://localhost:9000", api_key).generate("a red circle", num_images=2, best_of_n=8)
     jobs = TrainerClient("http://localhost:8000", admin_key).list(state="running")
 
+Scores come from the reward model the service serves: the `reward-serving` pointer's version, or, on a fresh
+install with no pointer, the shipped r_phi (weights/toy/reward; `reward_version` names it, never "untrained").
+`scores` are raw r_phi (trained toward 1 for an image that shows its prompt, 0 otherwise); `normalized` is
+standard deviations above r_phi's mean on the shipped base's own samples, the scale of `min_reward`.
+README "What do scores and thresholds mean?" has the measured kept share and precision per threshold.
+
 `url` is the REST gateway (http:// or https://) or the Serve gRPC proxy (grpc://host:port). Images may be
 PNG/JPEG bytes, file paths, uint8 (H, W, 3) arrays or PIL images. Light: no torch, no Ray.
 Errors raise ClientError with the gRPC code name (e.g. INVALID_ARGUMENT) and the server's message.

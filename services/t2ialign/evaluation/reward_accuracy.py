@@ -12,12 +12,15 @@ images are bad makes a high accuracy cheap.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from t2ialign.models.clip import ClipBackbone
+from t2ialign.toyworld.grammar import CATEGORIES, max_count, perturb, sample_prompt
+from t2ialign.toyworld.render import render
 
 
 def fit_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -106,3 +109,35 @@ def reward_accuracy(
             }
         result[split] = block
     return result
+
+
+def mismatch_pairs(n: int, objects: Sequence[str], seed: int = 0, size: int = 32) -> dict[str, list]:
+    """n clean-render pairs for the ranking check of issue 17: a prompt (categories in turn, over `objects`),
+    a render of it, and a render with the same seed of the prompt with one stated attribute swapped (count,
+    color, object or background; grammar.perturb, any object). Both images are scored against the prompt.
+
+    Returns {"prompts": [str], "matching": [(size, size, 3) uint8], "mismatching": [...], "swapped": [attribute]}.
+    """
+    rng, most = random.Random(seed), max_count(size)
+    out: dict[str, list] = {"prompts": [], "matching": [], "mismatching": [], "swapped": []}
+    for i in range(n):
+        spec = sample_prompt(rng, CATEGORIES[i % len(CATEGORIES)], tuple(objects), most)
+        attribute = rng.choice(spec.present_attributes)
+        other = perturb(spec, attribute, rng, max_objects=most)
+        out["prompts"].append(spec.text)
+        out["matching"].append(render(spec, seed * 100_003 + i, size))
+        out["mismatching"].append(render(other, seed * 100_003 + i, size))
+        out["swapped"].append(attribute)
+    return out
+
+
+def pair_accuracy(score: Callable[[np.ndarray, list[str]], np.ndarray], pairs: dict[str, list]) -> dict[str, object]:
+    """Share of pairs where `score(images, prompts)` ranks the matching render above the mismatching one
+    (ties count half), overall and by swapped attribute."""
+    prompts = pairs["prompts"]
+    good = np.asarray(score(np.stack(pairs["matching"]), prompts))
+    bad = np.asarray(score(np.stack(pairs["mismatching"]), prompts))
+    won = (good > bad) + 0.5 * (good == bad)
+    swapped = np.array(pairs["swapped"])
+    by = {a: _r(float(won[swapped == a].mean())) for a in dict.fromkeys(pairs["swapped"])}
+    return {"accuracy": _r(float(won.mean())), "n": len(prompts), "by_attribute": by}

@@ -48,7 +48,10 @@ class ScoreBody(BaseModel):
 
 class ScoreResult(BaseModel):
     scores: list[float] = Field(description="Raw reward r_phi(x, z) per image, images first, then keys")
-    normalized: list[float] = Field(description="(score - mean) / std of the calibration set")
+    normalized: list[float] = Field(
+        description="(score - mean) / std over the reward model's calibration set (for the shipped r_phi: the base "
+        "generator's samples of the feedback prompts); the scale of min_reward"
+    )
     reward_version: str
 
 

@@ -6,15 +6,18 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from t2ialign.paths import DEFAULT_CLIP
+from t2ialign.paths import DEFAULT_CLIP, DEFAULT_REWARD
 from t2ialign.serving.storage import DEFAULT_STORE
+
+UNTRAINED = "untrained"  # `model` value for a seeded random head: tests only, never a default
 
 
 class RewardServiceConfig(BaseModel, extra="forbid"):
     store_url: str = DEFAULT_STORE  # object store: a path, file:///path or s3://bucket?endpoint=...
     clip: str = str(DEFAULT_CLIP)  # frozen CLIP backbone: local folder or store:<prefix>
-    pointer: str = "reward-serving"  # serving pointer read at start; unset pointer -> untrained head
-    head_seed: int = 0  # seed of the untrained head, so every replica scores the same without a checkpoint
+    pointer: str = "reward-serving"  # serving pointer read at start; when it is unset, `model` is served
+    model: str = str(DEFAULT_REWARD)  # r_phi without a pointer: folder or store:<prefix> (shipped weights/toy/reward)
+    head_seed: int = 0  # seed of the head when model is "untrained" (a random head, for tests that ask for one)
     max_batch_size: int = Field(64, ge=1, le=1024)  # pairs per forward; larger amortises more, waits longer
     batch_wait_timeout_s: float = Field(0.005, ge=0, le=1)  # how long a batch waits to fill; adds tail latency
     device: str = "auto"  # "auto": cuda when this replica was given a GPU (Scaling.num_gpus), else cpu

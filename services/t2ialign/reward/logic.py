@@ -16,7 +16,7 @@ import torch
 from t2ialign.models.clip import ClipBackbone
 from t2ialign.models.precision import Precision
 from t2ialign.models.reward import RewardModel
-from t2ialign.reward.config import RewardServiceConfig
+from t2ialign.reward.config import UNTRAINED, RewardServiceConfig
 from t2ialign.serving import storage
 from t2ialign.serving.errors import InvalidArgument, check
 from t2ialign.serving.images import decode_image
@@ -28,18 +28,23 @@ log = logging.getLogger("t2ialign.reward")
 
 
 def load_reward_model(cfg: RewardServiceConfig, store: ObjectStore, work_dir: Path) -> RewardModel:
-    """The checkpoint named by the serving pointer, or a seeded untrained head if the pointer is unset."""
+    """The checkpoint named by the serving pointer; if the pointer is unset, `cfg.model` (by default the shipped
+    r_phi), or a seeded random head only when `cfg.model` is "untrained"."""
     backbone = ClipBackbone.load(storage.resolve_folder(store, cfg.clip, work_dir)).to(
         storage.resolve_device(cfg.device)
     )
     version = get_pointer(store, cfg.pointer)
-    if version is None:
-        log.warning("pointer %r is unset; serving an untrained reward head (version 'untrained')", cfg.pointer)
+    if version is not None:
+        source = storage.STORE_SCHEME + model_prefix("reward", version)
+    elif cfg.model == UNTRAINED:
+        log.warning("pointer %r is unset and model is %r: serving a random reward head", cfg.pointer, UNTRAINED)
         torch.manual_seed(cfg.head_seed)
         precision = Precision.resolve(cfg.dtype, backbone.device)
-        return RewardModel(backbone, precision=precision).to(backbone.device).eval()
-    folder = storage.resolve_folder(store, storage.STORE_SCHEME + model_prefix("reward", version), work_dir)
-    return RewardModel.load(folder, backbone, cfg.dtype).to(backbone.device)
+        return RewardModel(backbone, version=UNTRAINED, precision=precision).to(backbone.device).eval()
+    else:
+        source = cfg.model
+        log.info("pointer %r is unset; serving %s", cfg.pointer, source)
+    return RewardModel.load(storage.resolve_folder(store, source, work_dir), backbone, cfg.dtype).to(backbone.device)
 
 
 class RewardScorer:

@@ -190,6 +190,21 @@ def _builder(spec: AppSpec):
     return getattr(importlib.import_module(module), function)
 
 
+def init_local_ray(num_cpus: int = 2, attempts: int = 3) -> None:
+    """A local Ray for tests and benchmarks; retried, since the raylet waits ~15 s for its agents and a loaded
+    machine can miss that."""
+    import ray
+
+    for attempt in range(attempts):
+        try:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            return
+        except Exception:
+            ray.shutdown()
+            if attempt == attempts - 1:
+                raise
+
+
 def start_all(args: ServeArgs) -> dict[str, str]:
     """Start Serve (HTTP + gRPC proxies) and deploy every application; returns the endpoints. Ray must be up."""
     serve.start(
