@@ -7,6 +7,7 @@ A checkpoint carries the config it was trained with; resuming with a different c
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +99,43 @@ def read_training_extra(folder: str | Path) -> tuple[dict[str, torch.Tensor], di
     folder = Path(folder)
     tensors = load_file(folder / "extra.safetensors") if (folder / "extra.safetensors").exists() else {}
     return tensors, json.loads((folder / "state.json").read_text()).get("extra", {})
+
+
+def save_loop_state(
+    folder: str | Path,
+    step: int,
+    config: dict[str, Any],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    rng: random.Random,
+    ema: list[torch.Tensor] | None = None,
+    history: list[dict[str, float]] | None = None,
+) -> None:
+    """A loop's resumable state: weights, AdamW, an EMA kept as a tensor list, both RNGs, the recent history."""
+    tensors = {"generator_state": generator.get_state(), **{f"ema.{i}": e for i, e in enumerate(ema or [])}}
+    extra = {"python_rng": rng.getstate(), "history": (history or [])[-50:]}
+    save_training_state(folder, step, config, model, optimizer, None, tensors, extra)
+
+
+def restore_loop_state(
+    folder: str | Path,
+    config: dict[str, Any],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    rng: random.Random,
+    ema: list[torch.Tensor] | None = None,
+    history: list[dict[str, float]] | None = None,
+) -> int:
+    """Load a `save_loop_state` checkpoint into the loop's objects (in place); returns the step to continue from."""
+    step = load_training_state(folder, config, model, optimizer)
+    tensors, extra = read_training_extra(folder)
+    generator.set_state(tensors["generator_state"])
+    for i, e in enumerate(ema or []):
+        e.copy_(tensors[f"ema.{i}"])
+    version, state, gauss = extra["python_rng"]
+    rng.setstate((version, tuple(state), gauss))
+    if history is not None:
+        history.extend(extra["history"])
+    return step

@@ -30,7 +30,7 @@ from t2ialign.common.manifest import sha256_file, write_manifest
 from t2ialign.models.reward import RewardModel
 from t2ialign.models.toy_pipeline import UNET_WEIGHTS, ToyPipeline, to_model_space
 from t2ialign.toyworld.corpus import corpus_batch
-from t2ialign.training.checkpoint import load_training_state, read_training_extra, save_training_state
+from t2ialign.training.checkpoint import restore_loop_state, save_loop_state
 from t2ialign.training.feedback import FeedbackSet
 from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_per_sample, ema_update
 from t2ialign.training.hooks import LoopHooks, StepInfo
@@ -234,7 +234,8 @@ def finetune_unet(
     ema = [p.detach().clone() for p in params] if cfg.ema_decay else None
     noise_scheduler = DDPMScheduler.from_config(pipe.noise_config)  # the base model's own prediction type
     history: list[dict[str, float]] = []
-    start = _restore(hooks.resume_from, cfg, unet, opt, ema, gen, rng, history) if hooks.resume_from else 0
+    config = json.loads(json.dumps(dataclasses.asdict(cfg)))  # as a checkpoint stores it (tuples -> lists)
+    start = restore_loop_state(hooks.resume_from, config, unet, opt, gen, rng, ema, history) if hooks.resume_from else 0
     model = hooks.wrap(unet)
     # 3. Train: each batch is cfg.model_batch model samples (reward-weighted) + cfg.pretrain_batch corpus samples.
     # Every rank draws the same global batch; with a shard each computes its share (finetune_loss).
@@ -278,7 +279,7 @@ def finetune_unet(
         bar.set_postfix(loss=f"{loss.item():.4f}")
 
         def save(folder: Path, step: int = step + 1) -> None:
-            _save(folder, step, cfg, unet, opt, ema, gen, rng, history)
+            save_loop_state(folder, step, config, unet, opt, gen, rng, ema, history)
 
         if hooks.after_step(StepInfo(step + 1, cfg.steps, history[-1], save)):
             break
@@ -308,45 +309,6 @@ def finetune_unet(
             }
         )
     return unet
-
-
-def _save(
-    folder: Path,
-    step: int,
-    cfg: FinetuneConfig,
-    unet: torch.nn.Module,
-    opt: torch.optim.Optimizer,
-    ema: list[torch.Tensor] | None,
-    gen: torch.Generator,
-    rng: random.Random,
-    history: list[dict[str, float]],
-) -> None:
-    """A resumable checkpoint of finetune_unet's loop: weights, AdamW, EMA, both RNGs, the recent history."""
-    tensors = {"generator_state": gen.get_state(), **{f"ema.{i}": e for i, e in enumerate(ema or [])}}
-    extra = {"python_rng": rng.getstate(), "history": history[-50:]}
-    save_training_state(folder, step, dataclasses.asdict(cfg), unet, opt, None, tensors, extra)
-
-
-def _restore(
-    folder: Path,
-    cfg: FinetuneConfig,
-    unet: torch.nn.Module,
-    opt: torch.optim.Optimizer,
-    ema: list[torch.Tensor] | None,
-    gen: torch.Generator,
-    rng: random.Random,
-    history: list[dict[str, float]],
-) -> int:
-    """Load a `_save` checkpoint into the loop's objects; returns the step to continue from."""
-    step = load_training_state(folder, json.loads(json.dumps(dataclasses.asdict(cfg))), unet, opt)
-    tensors, extra = read_training_extra(folder)
-    gen.set_state(tensors["generator_state"])
-    for i, e in enumerate(ema or []):
-        e.copy_(tensors[f"ema.{i}"])
-    version, state, gauss = extra["python_rng"]
-    rng.setstate((version, tuple(state), gauss))
-    history.extend(extra["history"])
-    return step
 
 
 def save_unet(
