@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,41 +102,34 @@ def read_training_extra(folder: str | Path) -> tuple[dict[str, torch.Tensor], di
     return tensors, json.loads((folder / "state.json").read_text()).get("extra", {})
 
 
-def save_loop_state(
-    folder: str | Path,
-    step: int,
-    config: dict[str, Any],
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-    rng: random.Random,
-    ema: list[torch.Tensor] | None = None,
-    history: list[dict[str, float]] | None = None,
-) -> None:
-    """A loop's resumable state: weights, AdamW, an EMA kept as a tensor list, both RNGs, the recent history."""
-    tensors = {"generator_state": generator.get_state(), **{f"ema.{i}": e for i, e in enumerate(ema or [])}}
-    extra = {"python_rng": rng.getstate(), "history": (history or [])[-50:]}
-    save_training_state(folder, step, config, model, optimizer, None, tensors, extra)
+@dataclass
+class LoopState:
+    """What a training loop needs to resume, beyond its config: the objects are restored in place."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    rng: random.Random
+    ema: list[torch.Tensor] | None = None  # an EMA kept as a tensor list (finetune.py)
+    history: list[dict[str, float]] = field(default_factory=list)  # recent per-step metrics
 
 
-def restore_loop_state(
-    folder: str | Path,
-    config: dict[str, Any],
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-    rng: random.Random,
-    ema: list[torch.Tensor] | None = None,
-    history: list[dict[str, float]] | None = None,
-) -> int:
-    """Load a `save_loop_state` checkpoint into the loop's objects (in place); returns the step to continue from."""
-    step = load_training_state(folder, config, model, optimizer)
+def save_loop_state(folder: str | Path, step: int, config: dict[str, Any], state: LoopState) -> None:
+    """Weights, AdamW, the EMA, both RNGs and the last 50 history rows, resumable by `restore_loop_state`."""
+    tensors = {"generator_state": state.generator.get_state()}
+    tensors |= {f"ema.{i}": e for i, e in enumerate(state.ema or [])}
+    extra = {"python_rng": state.rng.getstate(), "history": state.history[-50:]}
+    save_training_state(folder, step, config, state.model, state.optimizer, None, tensors, extra)
+
+
+def restore_loop_state(folder: str | Path, config: dict[str, Any], state: LoopState) -> int:
+    """Load a `save_loop_state` checkpoint into `state`'s objects; returns the step to continue from."""
+    step = load_training_state(folder, config, state.model, state.optimizer)
     tensors, extra = read_training_extra(folder)
-    generator.set_state(tensors["generator_state"])
-    for i, e in enumerate(ema or []):
+    state.generator.set_state(tensors["generator_state"])
+    for i, e in enumerate(state.ema or []):
         e.copy_(tensors[f"ema.{i}"])
-    version, state, gauss = extra["python_rng"]
-    rng.setstate((version, tuple(state), gauss))
-    if history is not None:
-        history.extend(extra["history"])
+    version, saved, gauss = extra["python_rng"]
+    state.rng.setstate((version, tuple(saved), gauss))
+    state.history.extend(extra["history"])
     return step

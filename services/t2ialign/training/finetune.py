@@ -30,7 +30,7 @@ from t2ialign.common.manifest import sha256_file, write_manifest
 from t2ialign.models.reward import RewardModel
 from t2ialign.models.toy_pipeline import UNET_WEIGHTS, ToyPipeline, to_model_space
 from t2ialign.toyworld.corpus import corpus_batch
-from t2ialign.training.checkpoint import restore_loop_state, save_loop_state
+from t2ialign.training.checkpoint import LoopState, restore_loop_state, save_loop_state
 from t2ialign.training.feedback import FeedbackSet
 from t2ialign.training.generator_pretrain import TextStateCache, denoising_loss_per_sample, ema_update
 from t2ialign.training.hooks import LoopHooks, StepInfo
@@ -235,7 +235,8 @@ def finetune_unet(
     noise_scheduler = DDPMScheduler.from_config(pipe.noise_config)  # the base model's own prediction type
     history: list[dict[str, float]] = []
     config = json.loads(json.dumps(dataclasses.asdict(cfg)))  # as a checkpoint stores it (tuples -> lists)
-    start = restore_loop_state(hooks.resume_from, config, unet, opt, gen, rng, ema, history) if hooks.resume_from else 0
+    state = LoopState(unet, opt, gen, rng, ema, history)
+    start = restore_loop_state(hooks.resume_from, config, state) if hooks.resume_from else 0
     model = hooks.wrap(unet)
     # 3. Train: each batch is cfg.model_batch model samples (reward-weighted) + cfg.pretrain_batch corpus samples.
     # Every rank draws the same global batch; with a shard each computes its share (finetune_loss).
@@ -279,7 +280,7 @@ def finetune_unet(
         bar.set_postfix(loss=f"{loss.item():.4f}")
 
         def save(folder: Path, step: int = step + 1) -> None:
-            save_loop_state(folder, step, config, unet, opt, gen, rng, ema, history)
+            save_loop_state(folder, step, config, state)
 
         if hooks.after_step(StepInfo(step + 1, cfg.steps, history[-1], save)):
             break
