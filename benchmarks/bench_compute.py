@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from t2ialign.evaluation.alignment import load_generator
+from t2ialign.models.loading import load_generator
 from t2ialign.models.precision import Precision
 from t2ialign.models.reward import RewardModel
 from t2ialign.models.toy_pipeline import DEFAULT_STEPS, ToyPipeline
