@@ -33,7 +33,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
             cfg.model_name, cfg.batch_size, cfg.checkpoint_every = "t2ialign-tiny-test-clip", 16, 2
         train_clip(cfg, args.out or DEFAULT_CLIP, resume=args.resume, max_minutes=args.max_minutes)
     elif args.model == "reward":
-        from t2ialign.evaluation.alignment import load_generator
+        from t2ialign.models.loading import load_generator
         from t2ialign.training.reward_pretrain import RewardPretrainConfig, pretrain_reward, tiny_config
 
         cfg = tiny_config() if args.tiny else RewardPretrainConfig()
