@@ -48,6 +48,7 @@ CLUSTER_WEIGHTS = {  # values.yaml's defaults: the base models as prefixes in th
             "model": "store:models/toy/generator",
             "clip": "store:models/toy/clip",
             "runs_path": "/tmp/t2ialign-train-runs",
+            "check_cluster_capacity": False,
         }
     },
 }
