@@ -15,6 +15,7 @@ import grpc
 import numpy as np
 import pytest
 
+from t2ialign.models.precision import DTYPE_ENV
 from t2ialign.store import LocalStore, ObjectStore
 from t2ialign.toyworld.grammar import CATEGORIES, sample_prompt
 from t2ialign.toyworld.render import render
@@ -78,8 +79,11 @@ def trainer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trainer]:
     _round(store, "r1", 16, labeled=True, seed=1)
     _round(store, "r2", 8, labeled=False, seed=2)
 
-    saved = os.environ.get("T2IALIGN_API_KEYS")
+    saved = {k: os.environ.get(k) for k in ("T2IALIGN_API_KEYS", DTYPE_ENV)}
     os.environ["T2IALIGN_API_KEYS"] = f"{USER_KEY}:user,{ADMIN_KEY}:admin"
+    # fp32 in the workers (Ray's processes inherit this environment): the DDP test compares one rank's update with
+    # two ranks' half-batches, and bf16 autocast rounds those differently (8.7% of the step against 0.9% in fp32)
+    os.environ[DTYPE_ENV] = "float32"
     grpc_port = free_port()
     for attempt in range(3):  # the raylet waits ~15 s for its agents; a loaded machine can miss that
         try:
@@ -114,7 +118,8 @@ def trainer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trainer]:
             channel.close()
         serve.shutdown()
         ray.shutdown()
-        if saved is None:
-            os.environ.pop("T2IALIGN_API_KEYS", None)
-        else:
-            os.environ["T2IALIGN_API_KEYS"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
