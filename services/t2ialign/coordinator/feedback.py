@@ -20,24 +20,18 @@ import math
 from typing import Any
 
 from t2ialign.serving.errors import InvalidArgument, NotFound, Unavailable, check
+from t2ialign.serving.requests import check_id
 from t2ialign.serving.storage import store_call
-from t2ialign.store import KeyExistsError, ObjectStore, feedback_key, get_json, validate_id
+from t2ialign.store import KeyExistsError, ObjectStore, feedback_key, get_json
 from t2ialign.training.feedback import SCHEMA
 
 CHOICES = {"good": 1.0, "bad": 0.0, "skip": None}
 MAX_LABELS_PER_CALL = 1000
 
 
-def _id(value: Any, what: str) -> str:
-    try:
-        return validate_id(value, what)
-    except ValueError as e:
-        raise InvalidArgument(str(e)) from e
-
-
 def label_record(round_id: str, label: dict[str, Any]) -> dict[str, Any]:
     """The stored form of one label; raises InvalidArgument saying what to change."""
-    label_id = _id(label.get("label_id", ""), "label_id")
+    label_id = check_id(label.get("label_id", ""), "label_id")
     image = label.get("image_key", "")
     prefix = f"images/{round_id}/"
     check(

@@ -12,7 +12,8 @@ from typing import Any
 
 from t2ialign.serving.errors import InvalidArgument, NotFound, check
 from t2ialign.serving.limits import MAX_GUIDANCE_SCALE, MAX_INFERENCE_STEPS, MAX_SEED
-from t2ialign.store import REWARD_SERVING, UNET_SERVING, ObjectStore, get_pointer, model_prefix, validate_id
+from t2ialign.serving.requests import check_id
+from t2ialign.store import REWARD_SERVING, UNET_SERVING, ObjectStore, get_pointer, model_prefix
 
 MAX_ROUNDS = 1000
 MAX_EPOCHS = 1000
@@ -20,13 +21,6 @@ MAX_STEPS = 1_000_000
 MAX_BATCH = 4096
 MAX_WORKERS = 64
 MAX_VAL_FRACTION = 0.5
-
-
-def _id(value: str, what: str) -> str:
-    try:
-        return validate_id(value, what)
-    except ValueError as e:
-        raise InvalidArgument(str(e)) from e
 
 
 def _int(value: Any, what: str, hi: int, lo: int = 0) -> int:
@@ -53,13 +47,13 @@ def _learning_rate(value: Any) -> float | None:
 def _rounds(round_ids: list[str]) -> list[str]:
     check(1 <= len(round_ids) <= MAX_ROUNDS, f"round_ids has {len(round_ids)} entries; give 1..{MAX_ROUNDS} round ids")
     check(len(set(round_ids)) == len(round_ids), "round_ids repeats a round; list each round once")
-    return [_id(r, "round id") for r in round_ids]
+    return [check_id(r, "round id") for r in round_ids]
 
 
 def _common(req: dict[str, Any], default_workers: int) -> dict[str, Any]:
     request_id = req.get("request_id") or ""
     if request_id:
-        _id(request_id, "request_id")
+        check_id(request_id, "request_id")
     workers = _int(req.get("num_workers", 0), "num_workers", MAX_WORKERS) or default_workers
     return {"request_id": request_id, "num_workers": workers, "seed": _int(req.get("seed", 0), "seed", MAX_SEED)}
 
@@ -83,7 +77,7 @@ def reward_spec(req: dict[str, Any], default_workers: int) -> dict[str, Any]:
     return {
         "kind": "reward",
         "round_ids": _rounds(list(req.get("round_ids", []))),
-        "init_reward_version": _id(init, "init_reward_version") if init else "",
+        "init_reward_version": check_id(init, "init_reward_version") if init else "",
         "config": _drop_none(config),
         "val_fraction": 0.1 if val is None else _float(val, "val_fraction", 0.0, MAX_VAL_FRACTION),
         "request_id": common["request_id"],
@@ -120,8 +114,8 @@ def finetune_spec(req: dict[str, Any], default_workers: int) -> dict[str, Any]:
     return {
         "kind": "finetune",
         "round_ids": _rounds(list(req.get("round_ids", []))),
-        "base_unet_version": _id(base, "base_unet_version") if base else "",
-        "reward_version": _id(reward, "reward_version") if reward else "",
+        "base_unet_version": check_id(base, "base_unet_version") if base else "",
+        "reward_version": check_id(reward, "reward_version") if reward else "",
         "config": config,
         "num_inference_steps": _int(req.get("num_inference_steps", 0), "num_inference_steps", MAX_INFERENCE_STEPS),
         "guidance_scale": None if guidance is None else _float(guidance, "guidance_scale", 0.0, MAX_GUIDANCE_SCALE),
