@@ -4,7 +4,7 @@ measures (`evaluation.protocol.model_figures`: the protocol of --preset plus eve
 
 Prompts: every seen count prompt plus --per-category seen prompts of each category, K images each at 10
 sampler steps, rated by the simulated raters (skips and flips). Fine-tuning: the rounds preset's
-(`evaluation.presets.round_finetune`) with the --arm JSON's `FinetuneConfig` overrides on top.
+(`training.recipes.round_finetune`) with the --arm JSON's `FinetuneConfig` overrides on top.
 
 Usage: .venv/bin/python benchmarks/finetune_rounds.py [--rounds 3] [--arm JSON] [--k 9] [--per-category 40] [--out DIR]
 (~30 minutes a round on 2 CPU cores: 13 drawing, 9 fine-tuning, 4 evaluating; --smoke: seconds).
@@ -18,7 +18,8 @@ import json
 
 import torch
 
-from t2ialign.evaluation.presets import PRESETS, preset_protocol, round_finetune
+from t2ialign.evaluation.presets import PRESETS, preset_protocol
+from t2ialign.training.recipes import round_finetune
 from t2ialign.evaluation.protocol import model_figures
 from t2ialign.toyworld.raters import SimulatedRaters
 from t2ialign.training.reward_train import RewardTrainConfig

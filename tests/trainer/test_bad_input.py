@@ -29,6 +29,7 @@ CASES = {
         "FAILED_PRECONDITION",
         "whole cluster",
     ),
+    "unknown recipe": (FT(round_ids=["r1"], recipe="fastest"), "INVALID_ARGUMENT", "recipe 'fastest' is unknown"),
     "round without labels": (RW(round_ids=["r2"]), "INVALID_ARGUMENT", "has no labels"),
     "unknown init reward": (RW(round_ids=["r1"], init_reward_version="rw-none"), "NOT_FOUND", "rw-none"),
     "val fraction": (RW(round_ids=["r1"], val_fraction=0.9), "INVALID_ARGUMENT", "val_fraction"),

@@ -56,6 +56,19 @@ def test_admin_routes_reach_the_trainer(client) -> None:
     assert listed["query"] == ["reward", "running", 5, ""]
 
 
+def test_a_recipe_sets_the_config_and_the_knobs_override_it(client) -> None:
+    from t2ialign.training.recipes import round_finetune
+
+    http, _ = client
+    body = {"round_ids": ["r1"], "recipe": "round", "learning_rate": 1e-4}
+    config = http.post("/v1/admin/jobs/finetune", json=body, headers=ADMIN).json()["spec"]["config"]
+    recipe = round_finetune()
+    assert config["weight_normalization"] == recipe.weight_normalization == "prompt_top"
+    assert config["steps"] == recipe.steps and config["lr"] == 1e-4 != recipe.lr
+    default = http.post("/v1/admin/jobs/finetune", json={"round_ids": ["r1"]}, headers=ADMIN).json()["spec"]
+    assert default["recipe"] == "default" and default["config"]["weight_normalization"] != "prompt_top"
+
+
 def test_admin_routes_refuse_bad_input_and_user_keys(client) -> None:
     http, fake = client
     assert http.get("/v1/admin/jobs", headers=USER).status_code == 403
@@ -67,6 +80,7 @@ def test_admin_routes_refuse_bad_input_and_user_keys(client) -> None:
         {"round_ids": ["r1"], "learning_rate": 5.0},
         {"round_ids": ["r1"], "typo": 1},  # unknown field: the body model
         {"round_ids": []},
+        {"round_ids": ["r1"], "recipe": "fastest"},
     ]
     for body in bad:
         r = http.post("/v1/admin/jobs/finetune", json=body, headers=ADMIN)

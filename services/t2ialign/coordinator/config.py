@@ -40,6 +40,10 @@ class TrainerKnobs(BaseModel, extra="forbid"):
     finetune_steps: int = Field(0, ge=0)
     finetune_learning_rate: float = Field(0.0, ge=0)
     pretrain_loss_weight: float | None = Field(None, ge=0)
+    # r_phi's L_pc weight (Eq. 2); 0 = L_MSE only, the shipped head (docs/REWARD_MODEL.md); None = trainer default
+    reward_aux_loss_weight: float | None = Field(0.0, ge=0)
+    # the fine-tuning recipe (training/recipes.py): "round" ranks each prompt's samples by r_phi
+    finetune_recipe: Literal["default", "round"] = "round"
 
 
 class CoordinatorConfig(BaseModel, extra="forbid"):
@@ -64,6 +68,8 @@ class CoordinatorConfig(BaseModel, extra="forbid"):
     rater_seed: int = 0
     prompts_per_category: int = Field(8, ge=1, le=1000)  # default prompt set: the toy grammar's feedback prompts
     num_images: int = Field(8, ge=1, le=16)  # default images per prompt
+    num_inference_steps: int = Field(10, ge=0, le=200)  # default sampler steps of a round's images (0: generator's)
+    generate_concurrency: int = Field(2, ge=1, le=64)  # Generate calls in flight (about one per generator replica)
     gate: GateConfig = GateConfig()
     trainer: TrainerKnobs = TrainerKnobs()
     torch_threads: int = Field(1, ge=1, le=64)  # the gate's evaluation runs in this replica

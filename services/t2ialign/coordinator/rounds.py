@@ -15,6 +15,7 @@ import math
 import random
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -162,28 +163,36 @@ class RoundRunner:
         return getattr(self, f"_{rec['state'].lower()}")(rec)
 
     def _generating(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """Generate every prompt not yet done, `generate_concurrency` calls at a time (one per generator replica)."""
         rid, done = rec["round_id"], self.rounds.generated(rec["round_id"])
-        for i, prompt in enumerate(self.rounds.prompts(rid)):
-            if i in done:
-                continue
-            if self.stop.is_set():
-                return rec
-            fields = {
-                "prompt": prompt,
-                "num_images": rec["num_images"],
-                "seed": prompt_seed(rec["seed"], i),
-                "round": rid,
-            }
-            if rec["num_inference_steps"]:
-                fields["num_inference_steps"] = rec["num_inference_steps"]
-            if rec["guidance_scale"] is not None:
-                fields["guidance_scale"] = rec["guidance_scale"]
-            r = self.calls.generate(**fields)
-            keys = [im.image.key for im in r.images]
-            self.rounds.put_generated(
-                rid, i, {"prompt": prompt, "seed": fields["seed"], "keys": keys, "unet_version": r.unet_version}
-            )
+        todo = [(i, p) for i, p in enumerate(self.rounds.prompts(rid)) if i not in done]
+        with ThreadPoolExecutor(self.cfg.generate_concurrency, thread_name_prefix="round-generate") as pool:
+            for future in [pool.submit(self._generate_prompt, rec, i, p) for i, p in todo]:
+                future.result()  # re-raises the first failure (Transient: the next tick retries what is left)
+        if self.stop.is_set():
+            return rec
         return self.rounds.update(rec, state="LABELING")
+
+    def _generate_prompt(self, rec: dict[str, Any], index: int, prompt: str) -> None:
+        if self.stop.is_set():
+            return
+        rid = rec["round_id"]
+        fields = {
+            "prompt": prompt,
+            "num_images": rec["num_images"],
+            "seed": prompt_seed(rec["seed"], index),
+            "round": rid,
+        }
+        steps = rec["num_inference_steps"] or self.cfg.num_inference_steps
+        if steps:
+            fields["num_inference_steps"] = steps
+        if rec["guidance_scale"] is not None:
+            fields["guidance_scale"] = rec["guidance_scale"]
+        r = self.calls.generate(**fields)
+        keys = [im.image.key for im in r.images]
+        self.rounds.put_generated(
+            rid, index, {"prompt": prompt, "seed": fields["seed"], "keys": keys, "unet_version": r.unet_version}
+        )
 
     def _labeling(self, rec: dict[str, Any]) -> dict[str, Any]:
         rid = rec["round_id"]
@@ -225,8 +234,11 @@ class RoundRunner:
         if not job_id:
             common = {"round_ids": [rid], "seed": rec["seed"], "request_id": f"{rid}-{kind}"}
             if kind == "reward":
+                extra = (
+                    {} if knobs.reward_aux_loss_weight is None else {"aux_loss_weight": knobs.reward_aux_loss_weight}
+                )
                 job = self.calls.start_reward_training(
-                    **common, num_epochs=knobs.reward_epochs, learning_rate=knobs.reward_learning_rate
+                    **common, **extra, num_epochs=knobs.reward_epochs, learning_rate=knobs.reward_learning_rate
                 )
             else:
                 extra = (
@@ -239,6 +251,7 @@ class RoundRunner:
                     reward_version=rec["candidate_reward"]["version"],
                     num_train_steps=knobs.finetune_steps,
                     learning_rate=knobs.finetune_learning_rate,
+                    recipe=knobs.finetune_recipe,
                 )
             rec = self.rounds.update(rec, job_ids=[*rec["job_ids"], job.job_id], **{f"{kind}_job": job.job_id})
             job_id = job.job_id

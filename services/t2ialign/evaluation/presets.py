@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from t2ialign.evaluation.protocol import EvalProtocol
 from t2ialign.training.finetune import FinetuneConfig
+from t2ialign.training.recipes import round_finetune
 from t2ialign.training.reward_train import RewardTrainConfig
 
 NO_OBJECT_SWAPS = ("count", "color", "background")  # attributes the perturbed prompts of Eq. 2 may change
@@ -21,24 +22,6 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "plus_unlabeled": {"use_unlabeled": True, "pretrain_fraction": 0.0, "beta": 0.0},
     "finetuned": {"use_unlabeled": True},  # + the pre-training loss: the config's own beta and fraction
 }
-
-
-def round_finetune() -> FinetuneConfig:
-    """Fine-tuning in each chained round: each prompt's best 11% of samples by r_phi, if r_phi gives them
-    >= 0.5, drawn by weight; the model term's timesteps from the top 30%; 300 steps at lr 3e-4; an EMA of 0.99.
-    Ranking holds where r_phi's soft scores barely separate a prompt's good samples from its bad ones."""
-    return FinetuneConfig(
-        label_source="reward",
-        use_unlabeled=False,
-        weight_normalization="prompt_top",
-        weight_top_fraction=0.11,
-        weight_top_min=0.5,
-        sampling="weighted",
-        steps=300,
-        ema_decay=0.99,
-        model_timestep_min=0.7,
-        lr=3e-4,
-    )
 
 
 @dataclass

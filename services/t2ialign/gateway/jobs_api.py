@@ -51,6 +51,7 @@ class FinetuneJobBody(JobBody):
     use_lora: bool = Field(False, description="Train LoRA adapters (merged on export) instead of all weights")
     num_inference_steps: int = Field(0, description="Evaluation sampling steps, 0..200; 0 = recipe default")
     guidance_scale: float | None = Field(None, description="Evaluation guidance, 0..50; null = recipe default")
+    recipe: str = Field("", description='Named recipe the knobs override: "default" or "round"; empty = default')
 
 
 def jobs_router(backend: JobBackend, admin: Any) -> APIRouter:

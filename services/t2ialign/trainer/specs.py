@@ -7,6 +7,7 @@ Bad knobs raise InvalidArgument, missing rounds and versions NotFound, before an
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -86,8 +87,11 @@ def reward_spec(req: dict[str, Any], default_workers: int) -> dict[str, Any]:
 
 
 def finetune_spec(req: dict[str, Any], default_workers: int) -> dict[str, Any]:
-    """StartFinetune fields -> {"kind", "round_ids", "base_unet_version", "reward_version", "config", ...}."""
+    """StartFinetune fields -> {"kind", "round_ids", "base_unet_version", "reward_version", "config", ...}.
+
+    `config` is the named recipe's FinetuneConfig (training/recipes.py) with the request's knobs on top."""
     from t2ialign.training.finetune import FinetuneConfig
+    from t2ialign.training.recipes import FINETUNE_RECIPES, finetune_recipe
 
     common = _common(req, default_workers)
     beta, guidance = req.get("pretrain_loss_weight"), req.get("guidance_scale")
@@ -99,7 +103,9 @@ def finetune_spec(req: dict[str, Any], default_workers: int) -> dict[str, Any]:
         "mode": "lora" if req.get("use_lora") else "full",
         "seed": common["seed"],
     }
-    config = _drop_none(config)
+    recipe = req.get("recipe") or "default"
+    check(recipe in FINETUNE_RECIPES, f"recipe {recipe!r} is unknown; use one of: {', '.join(FINETUNE_RECIPES)}")
+    config = {**dataclasses.asdict(finetune_recipe(recipe)), **_drop_none(config)}
     try:
         ft = FinetuneConfig(**config)  # the halves of a batch must split evenly over the workers (DDP shards)
     except ValueError as e:
@@ -113,6 +119,7 @@ def finetune_spec(req: dict[str, Any], default_workers: int) -> dict[str, Any]:
     base, reward = req.get("base_unet_version") or "", req.get("reward_version") or ""
     return {
         "kind": "finetune",
+        "recipe": recipe,
         "round_ids": _rounds(list(req.get("round_ids", []))),
         "base_unet_version": check_id(base, "base_unet_version") if base else "",
         "reward_version": check_id(reward, "reward_version") if reward else "",

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from t2ialign.v1 import common_pb2 as t2ialign_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19t2ialign/v1/trainer.proto\x12\x0bt2ialign.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18t2ialign/v1/common.proto\"\xeb\x03\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.t2ialign.v1.JobKind\x12$\n\x05state\x18\x03 \x01(\x0e\x32\x15.t2ialign.v1.JobState\x12\x0c\n\x04step\x18\x04 \x01(\x04\x12\x13\n\x0btotal_steps\x18\x05 \x01(\x04\x12)\n\x06output\x18\x06 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12(\n\x05input\x18\x07 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12.\n\x07metrics\x18\x08 \x03(\x0b\x32\x1d.t2ialign.v1.Job.MetricsEntry\x12\r\n\x05\x65rror\x18\t \x01(\t\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\r \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xa0\x02\n\x1aStartRewardTrainingRequest\x12\x11\n\tround_ids\x18\x01 \x03(\t\x12\x1b\n\x13init_reward_version\x18\x02 \x01(\t\x12\x12\n\nnum_epochs\x18\x03 \x01(\r\x12\x15\n\rlearning_rate\x18\x04 \x01(\x01\x12\x12\n\nbatch_size\x18\x05 \x01(\r\x12\x1c\n\x0f\x61ux_loss_weight\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x19\n\x0cval_fraction\x18\x07 \x01(\x01H\x01\x88\x01\x01\x12\x0c\n\x04seed\x18\x08 \x01(\x04\x12\x12\n\nrequest_id\x18\t \x01(\t\x12\x13\n\x0bnum_workers\x18\n \x01(\rB\x12\n\x10_aux_loss_weightB\x0f\n\r_val_fraction\"<\n\x1bStartRewardTrainingResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.t2ialign.v1.Job\"\xf2\x02\n\x14StartFinetuneRequest\x12\x19\n\x11\x62\x61se_unet_version\x18\x01 \x01(\t\x12\x16\n\x0ereward_version\x18\x02 \x01(\t\x12\x11\n\tround_ids\x18\x03 \x03(\t\x12\x17\n\x0fnum_train_steps\x18\x04 \x01(\r\x12\x15\n\rlearning_rate\x18\x05 \x01(\x01\x12\x12\n\nbatch_size\x18\x06 \x01(\r\x12!\n\x14pretrain_loss_weight\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08use_lora\x18\x08 \x01(\x08\x12\x1b\n\x13num_inference_steps\x18\t \x01(\r\x12\x1b\n\x0eguidance_scale\x18\n \x01(\x02H\x01\x88\x01\x01\x12\x0c\n\x04seed\x18\x0b \x01(\x04\x12\x12\n\nrequest_id\x18\x0c \x01(\t\x12\x13\n\x0bnum_workers\x18\r \x01(\rB\x17\n\x15_pretrain_loss_weightB\x11\n\x0f_guidance_scale\"6\n\x15StartFinetuneResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.t2ialign.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"/\n\x0eGetJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.t2ialign.v1.Job\"\x82\x01\n\x0fListJobsRequest\x12\"\n\x04kind\x18\x01 \x01(\x0e\x32\x14.t2ialign.v1.JobKind\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.t2ialign.v1.JobState\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"K\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.t2ialign.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"2\n\x11\x43\x61ncelJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.t2ialign.v1.Job*O\n\x07JobKind\x12\x18\n\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fJOB_KIND_REWARD\x10\x01\x12\x15\n\x11JOB_KIND_FINETUNE\x10\x02*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x32\xaa\x03\n\x0eTrainerService\x12h\n\x13StartRewardTraining\x12\'.t2ialign.v1.StartRewardTrainingRequest\x1a(.t2ialign.v1.StartRewardTrainingResponse\x12V\n\rStartFinetune\x12!.t2ialign.v1.StartFinetuneRequest\x1a\".t2ialign.v1.StartFinetuneResponse\x12\x41\n\x06GetJob\x12\x1a.t2ialign.v1.GetJobRequest\x1a\x1b.t2ialign.v1.GetJobResponse\x12G\n\x08ListJobs\x12\x1c.t2ialign.v1.ListJobsRequest\x1a\x1d.t2ialign.v1.ListJobsResponse\x12J\n\tCancelJob\x12\x1d.t2ialign.v1.CancelJobRequest\x1a\x1e.t2ialign.v1.CancelJobResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19t2ialign/v1/trainer.proto\x12\x0bt2ialign.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18t2ialign/v1/common.proto\"\xeb\x03\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.t2ialign.v1.JobKind\x12$\n\x05state\x18\x03 \x01(\x0e\x32\x15.t2ialign.v1.JobState\x12\x0c\n\x04step\x18\x04 \x01(\x04\x12\x13\n\x0btotal_steps\x18\x05 \x01(\x04\x12)\n\x06output\x18\x06 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12(\n\x05input\x18\x07 \x01(\x0b\x32\x19.t2ialign.v1.ModelVersion\x12.\n\x07metrics\x18\x08 \x03(\x0b\x32\x1d.t2ialign.v1.Job.MetricsEntry\x12\r\n\x05\x65rror\x18\t \x01(\t\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\r \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xa0\x02\n\x1aStartRewardTrainingRequest\x12\x11\n\tround_ids\x18\x01 \x03(\t\x12\x1b\n\x13init_reward_version\x18\x02 \x01(\t\x12\x12\n\nnum_epochs\x18\x03 \x01(\r\x12\x15\n\rlearning_rate\x18\x04 \x01(\x01\x12\x12\n\nbatch_size\x18\x05 \x01(\r\x12\x1c\n\x0f\x61ux_loss_weight\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x19\n\x0cval_fraction\x18\x07 \x01(\x01H\x01\x88\x01\x01\x12\x0c\n\x04seed\x18\x08 \x01(\x04\x12\x12\n\nrequest_id\x18\t \x01(\t\x12\x13\n\x0bnum_workers\x18\n \x01(\rB\x12\n\x10_aux_loss_weightB\x0f\n\r_val_fraction\"<\n\x1bStartRewardTrainingResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.t2ialign.v1.Job\"\x82\x03\n\x14StartFinetuneRequest\x12\x19\n\x11\x62\x61se_unet_version\x18\x01 \x01(\t\x12\x16\n\x0ereward_version\x18\x02 \x01(\t\x12\x11\n\tround_ids\x18\x03 \x03(\t\x12\x17\n\x0fnum_train_steps\x18\x04 \x01(\r\x12\x15\n\rlearning_rate\x18\x05 \x01(\x01\x12\x12\n\nbatch_size\x18\x06 \x01(\r\x12!\n\x14pretrain_loss_weight\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08use_lora\x18\x08 \x01(\x08\x12\x1b\n\x13num_inference_steps\x18\t \x01(\r\x12\x1b\n\x0eguidance_scale\x18\n \x01(\x02H\x01\x88\x01\x01\x12\x0c\n\x04seed\x18\x0b \x01(\x04\x12\x12\n\nrequest_id\x18\x0c \x01(\t\x12\x13\n\x0bnum_workers\x18\r \x01(\r\x12\x0e\n\x06recipe\x18\x0e \x01(\tB\x17\n\x15_pretrain_loss_weightB\x11\n\x0f_guidance_scale\"6\n\x15StartFinetuneResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.t2ialign.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"/\n\x0eGetJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.t2ialign.v1.Job\"\x82\x01\n\x0fListJobsRequest\x12\"\n\x04kind\x18\x01 \x01(\x0e\x32\x14.t2ialign.v1.JobKind\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.t2ialign.v1.JobState\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"K\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.t2ialign.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"2\n\x11\x43\x61ncelJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.t2ialign.v1.Job*O\n\x07JobKind\x12\x18\n\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fJOB_KIND_REWARD\x10\x01\x12\x15\n\x11JOB_KIND_FINETUNE\x10\x02*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x32\xaa\x03\n\x0eTrainerService\x12h\n\x13StartRewardTraining\x12\'.t2ialign.v1.StartRewardTrainingRequest\x1a(.t2ialign.v1.StartRewardTrainingResponse\x12V\n\rStartFinetune\x12!.t2ialign.v1.StartFinetuneRequest\x1a\".t2ialign.v1.StartFinetuneResponse\x12\x41\n\x06GetJob\x12\x1a.t2ialign.v1.GetJobRequest\x1a\x1b.t2ialign.v1.GetJobResponse\x12G\n\x08ListJobs\x12\x1c.t2ialign.v1.ListJobsRequest\x1a\x1d.t2ialign.v1.ListJobsResponse\x12J\n\tCancelJob\x12\x1d.t2ialign.v1.CancelJobRequest\x1a\x1e.t2ialign.v1.CancelJobResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,10 +35,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_JOB_METRICSENTRY']._loaded_options = None
   _globals['_JOB_METRICSENTRY']._serialized_options = b'8\001'
-  _globals['_JOBKIND']._serialized_start=1757
-  _globals['_JOBKIND']._serialized_end=1836
-  _globals['_JOBSTATE']._serialized_start=1839
-  _globals['_JOBSTATE']._serialized_end=1993
+  _globals['_JOBKIND']._serialized_start=1773
+  _globals['_JOBKIND']._serialized_end=1852
+  _globals['_JOBSTATE']._serialized_start=1855
+  _globals['_JOBSTATE']._serialized_end=2009
   _globals['_JOB']._serialized_start=102
   _globals['_JOB']._serialized_end=593
   _globals['_JOB_METRICSENTRY']._serialized_start=547
@@ -48,21 +48,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STARTREWARDTRAININGRESPONSE']._serialized_start=886
   _globals['_STARTREWARDTRAININGRESPONSE']._serialized_end=946
   _globals['_STARTFINETUNEREQUEST']._serialized_start=949
-  _globals['_STARTFINETUNEREQUEST']._serialized_end=1319
-  _globals['_STARTFINETUNERESPONSE']._serialized_start=1321
-  _globals['_STARTFINETUNERESPONSE']._serialized_end=1375
-  _globals['_GETJOBREQUEST']._serialized_start=1377
-  _globals['_GETJOBREQUEST']._serialized_end=1408
-  _globals['_GETJOBRESPONSE']._serialized_start=1410
-  _globals['_GETJOBRESPONSE']._serialized_end=1457
-  _globals['_LISTJOBSREQUEST']._serialized_start=1460
-  _globals['_LISTJOBSREQUEST']._serialized_end=1590
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1592
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1667
-  _globals['_CANCELJOBREQUEST']._serialized_start=1669
-  _globals['_CANCELJOBREQUEST']._serialized_end=1703
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1705
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1755
-  _globals['_TRAINERSERVICE']._serialized_start=1996
-  _globals['_TRAINERSERVICE']._serialized_end=2422
+  _globals['_STARTFINETUNEREQUEST']._serialized_end=1335
+  _globals['_STARTFINETUNERESPONSE']._serialized_start=1337
+  _globals['_STARTFINETUNERESPONSE']._serialized_end=1391
+  _globals['_GETJOBREQUEST']._serialized_start=1393
+  _globals['_GETJOBREQUEST']._serialized_end=1424
+  _globals['_GETJOBRESPONSE']._serialized_start=1426
+  _globals['_GETJOBRESPONSE']._serialized_end=1473
+  _globals['_LISTJOBSREQUEST']._serialized_start=1476
+  _globals['_LISTJOBSREQUEST']._serialized_end=1606
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1608
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1683
+  _globals['_CANCELJOBREQUEST']._serialized_start=1685
+  _globals['_CANCELJOBREQUEST']._serialized_end=1719
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1721
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1771
+  _globals['_TRAINERSERVICE']._serialized_start=2012
+  _globals['_TRAINERSERVICE']._serialized_end=2438
 # @@protoc_insertion_point(module_scope)

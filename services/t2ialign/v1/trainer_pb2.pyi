@@ -103,7 +103,7 @@ class StartRewardTrainingResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
 
 class StartFinetuneRequest(_message.Message):
-    __slots__ = ("base_unet_version", "reward_version", "round_ids", "num_train_steps", "learning_rate", "batch_size", "pretrain_loss_weight", "use_lora", "num_inference_steps", "guidance_scale", "seed", "request_id", "num_workers")
+    __slots__ = ("base_unet_version", "reward_version", "round_ids", "num_train_steps", "learning_rate", "batch_size", "pretrain_loss_weight", "use_lora", "num_inference_steps", "guidance_scale", "seed", "request_id", "num_workers", "recipe")
     BASE_UNET_VERSION_FIELD_NUMBER: _ClassVar[int]
     REWARD_VERSION_FIELD_NUMBER: _ClassVar[int]
     ROUND_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +117,7 @@ class StartFinetuneRequest(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     NUM_WORKERS_FIELD_NUMBER: _ClassVar[int]
+    RECIPE_FIELD_NUMBER: _ClassVar[int]
     base_unet_version: str
     reward_version: str
     round_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -130,7 +131,8 @@ class StartFinetuneRequest(_message.Message):
     seed: int
     request_id: str
     num_workers: int
-    def __init__(self, base_unet_version: _Optional[str] = ..., reward_version: _Optional[str] = ..., round_ids: _Optional[_Iterable[str]] = ..., num_train_steps: _Optional[int] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., pretrain_loss_weight: _Optional[float] = ..., use_lora: _Optional[bool] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ..., num_workers: _Optional[int] = ...) -> None: ...
+    recipe: str
+    def __init__(self, base_unet_version: _Optional[str] = ..., reward_version: _Optional[str] = ..., round_ids: _Optional[_Iterable[str]] = ..., num_train_steps: _Optional[int] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., pretrain_loss_weight: _Optional[float] = ..., use_lora: _Optional[bool] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ..., num_workers: _Optional[int] = ..., recipe: _Optional[str] = ...) -> None: ...
 
 class StartFinetuneResponse(_message.Message):
     __slots__ = ("job",)
