@@ -19,9 +19,9 @@ import json
 import torch
 
 from t2ialign.evaluation.presets import PRESETS, preset_protocol
-from t2ialign.training.recipes import round_finetune
 from t2ialign.evaluation.protocol import model_figures
 from t2ialign.toyworld.raters import SimulatedRaters
+from t2ialign.training.recipes import round_finetune
 from t2ialign.training.reward_train import RewardTrainConfig
 from t2ialign.training.rounds import RoundConfig, round_prompts, run_rounds
 from t2ialign.training.sample_pools import base_pipe
