@@ -7,6 +7,7 @@ Pool: every seen count prompt plus --per-category seen prompts of each category 
   round-init      r_phi warm-started from the shipped weights/toy/reward and trained on the pool
   shipped         the shipped r_phi as it is (no training on the pool)
   <arm>-<steps>   any arm with another number of fine-tuning steps (e.g. round-init-600)
+  --overrides     a JSON list of FinetuneConfig overrides, each one more "round" arm
 Each fine-tuned UNet is measured on the coordinator gate's protocol (held-out prompts, seen and unseen; 10
 sampler steps) at --eval-prompts per split and category, against the base: alignment gain, the panel,
 fidelity and diversity ratios. One JSON line per arm.
@@ -50,6 +51,7 @@ def main() -> None:
     ap.add_argument("--per-category", type=int, default=40)
     ap.add_argument("--k", type=int, default=9)
     ap.add_argument("--arms", default="round,round-init")
+    ap.add_argument("--overrides", default="[]", help='JSON list of FinetuneConfig overrides: one "round" arm each')
     ap.add_argument("--eval-prompts", type=int, default=8, help="evaluation prompts per split and category")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
@@ -74,12 +76,16 @@ def main() -> None:
     )
     protocol = EvalProtocol(prompts_per_category=args.eval_prompts, num_inference_steps=10, best_of=4)
     base = evaluate(pipe, protocol, {"base": None}).models["base"]
-    for arm in args.arms.split(","):
+    arms = [a for a in args.arms.split(",") if a] + [json.dumps(o) for o in json.loads(args.overrides)]
+    for arm in arms:
         head, _, tail = arm.rpartition("-")
         name, steps = (head, int(tail)) if tail.isdigit() else (arm, None)
+        overrides = json.loads(arm) if arm.startswith("{") else {}
+        name = "round" if overrides else name
         t = time.time()
         ranker = _ranker(name, pipe, pool, args.seed)
         ft = round_finetune() if steps is None else dataclasses.replace(round_finetune(), steps=steps)
+        ft = dataclasses.replace(ft, **overrides)
         unet = finetune_unet(pipe, ranker, pool, dataclasses.replace(ft, seed=args.seed))
         train_s = time.time() - t
         ev = evaluate(pipe, protocol, {"base": None, "cand": unet}, pairs=[("cand", "base")])

@@ -31,6 +31,7 @@ from t2ialign.serving.limits import GRPC_MAX_MESSAGE_BYTES
 from t2ialign.trainer.config import TrainerServiceConfig
 
 GRPC_MESSAGE_ENV = "RAY_SERVE_GRPC_MAX_MESSAGE_SIZE"  # read by the Serve gRPC proxy when it starts
+PROXY_READY_ENV = "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S"  # read by the Serve controller
 
 
 class Autoscaling(BaseModel, extra="forbid"):
@@ -179,8 +180,11 @@ class ServeArgs(BaseModel, extra="forbid"):
 
 
 def set_grpc_message_limit() -> None:
-    """Must run before Ray starts (the proxy actor inherits the environment)."""
+    """Must run before Ray starts (the proxy actor inherits the environment). Also gives a new proxy 30 s,
+    not Serve's 5 s, to answer its readiness check: on a busy 2-core machine its worker takes longer to start,
+    and three missed checks make Serve kill it and fail `serve.start`."""
     os.environ.setdefault(GRPC_MESSAGE_ENV, str(GRPC_MAX_MESSAGE_BYTES))
+    os.environ.setdefault(PROXY_READY_ENV, "30")
 
 
 def _builder(spec: AppSpec):
