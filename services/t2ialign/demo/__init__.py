@@ -1,4 +1,4 @@
-"""`make demo` / `t2ialign demo`: one round of the paper's loop through the running services (docs/DEMO.md).
+"""`make demo` / `t2ialign demo`: one round of the paper's loop through the running services (README.md, "make demo").
 
 run.py starts what `t2ialign serve` starts, draws before-grids, runs a round through the coordinator (simulated
 raters, the trainer, the evaluation gate, a hot-swap on every generator replica), draws after-grids and writes
