@@ -49,6 +49,15 @@ class TrainerKnobs(BaseModel, extra="forbid"):
     finetune_recipe: Literal["default", "round"] = "round"
 
 
+class LabelingConfig(BaseModel, extra="forbid"):
+    """How people rounds hand out images (coordinator/labeling.py, docs/LABELING.md); fixed per round."""
+
+    batch_size: int = Field(3, ge=1, le=16)  # images of one prompt per task (three, as in the paper)
+    overlap_share: float = Field(0.2, ge=0, le=1)  # tasks that go to two raters, for agreement (Cohen's kappa)
+    gold_share: float = Field(0.1, ge=0, le=1)  # tasks with known answers (the toy oracle's) that every rater gets
+    lease_s: float = Field(1800, gt=0)  # an assignment with no label after this goes to someone else
+
+
 class CoordinatorConfig(BaseModel, extra="forbid"):
     store_url: str = DEFAULT_STORE  # rounds/, feedback/, models/, pointers/
     generator_target: str = "127.0.0.1:9000"  # gRPC GeneratorService (the Serve proxy, or a standalone server)
@@ -76,5 +85,6 @@ class CoordinatorConfig(BaseModel, extra="forbid"):
     num_inference_steps: int = Field(10, ge=0, le=200)  # default sampler steps of a round's images (0: generator's)
     generate_concurrency: int = Field(2, ge=1, le=64)  # Generate calls in flight (about one per generator replica)
     gate: GateConfig = GateConfig()
+    labeling: LabelingConfig = LabelingConfig()
     trainer: TrainerKnobs = TrainerKnobs()
     torch_threads: int = Field(1, ge=1, le=64)  # the gate's evaluation runs in this replica
