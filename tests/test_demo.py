@@ -53,3 +53,11 @@ def test_demo_runs_a_round_through_the_services_and_a_second_one_on_top(tmp_path
     second = _demo(store, tmp_path / "out2")
     assert second["unet_version_before"] == first["unet_version_after"]
     assert second["round_id"].startswith("demo-2-")
+
+
+def test_the_grid_prompts_are_toy_prompts_over_seen_and_unseen_objects() -> None:
+    from t2ialign.demo.run import GRID_PROMPTS
+    from t2ialign.toyworld.grammar import SEEN_OBJECTS, UNSEEN_OBJECTS, parse_prompt
+
+    objects = {parse_prompt(p).object for p in GRID_PROMPTS}  # raises on a prompt the oracle cannot judge
+    assert objects & set(SEEN_OBJECTS) and objects & set(UNSEEN_OBJECTS)
