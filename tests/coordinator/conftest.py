@@ -10,10 +10,10 @@ import pytest
 
 from t2ialign.store import ObjectStore, model_prefix, upload_folder
 
-from ..serving.conftest import ADMIN_KEY, USER_KEY, Serving, run_serving
+from ..serving.conftest import ADMIN_KEY, RATER_KEYS, USER_KEY, Serving, run_serving
 from ..serving.models import publish_unet_version
 
-__all__ = ["ADMIN_KEY", "USER_KEY"]
+__all__ = ["ADMIN_KEY", "RATER_KEYS", "USER_KEY"]
 GOOD_VERSIONS = ("unet-a", "unet-b")
 # Rounds on tiny random models: a short training and a gate that every candidate passes (what it measures
 # on random weights means nothing; tests/coordinator/test_full_round.py checks the path, not the figures).
@@ -29,6 +29,8 @@ TINY_ROUNDS = {
         "min_diversity_ratio": 0.0,
     },
     "trainer": {"reward_epochs": 1, "finetune_steps": 2},
+    # people rounds in tests/coordinator/test_labeling_page.py: enough overlap and gold on a few tasks
+    "labeling": {"overlap_share": 0.5, "gold_share": 0.25},
 }
 FLIPPED = "unet-flipped"
 

@@ -19,6 +19,7 @@ from t2ialign.store import LocalStore, ObjectStore
 from .models import build_toy_models, publish_reward_version, publish_unet_version
 
 USER_KEY, ADMIN_KEY = "user-key-0123", "admin-key-0123"
+RATER_KEYS = {"alice": "rater-key-alice", "bob": "rater-key-bob0"}  # key:rater@name (docs/LABELING.md)
 REWARD_VERSION, UNET_VERSION = "rw-test", "unet-test-1"
 
 
@@ -54,7 +55,8 @@ def run_serving(
     publish_unet_version(store, generator_dir, UNET_VERSION, seed=7, work=root)
 
     saved = {k: os.environ.get(k) for k in ("T2IALIGN_API_KEYS",)}
-    os.environ["T2IALIGN_API_KEYS"] = f"{USER_KEY}:user,{ADMIN_KEY}:admin"
+    raters = "".join(f",{k}:rater@{name}" for name, k in RATER_KEYS.items())
+    os.environ["T2IALIGN_API_KEYS"] = f"{USER_KEY}:user,{ADMIN_KEY}:admin{raters}"
     set_grpc_message_limit()
     http_port, grpc_port = free_port(), free_port()
     scaling = {"num_replicas": 1, "num_cpus": 0.5}

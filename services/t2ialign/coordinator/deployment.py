@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from t2ialign.coordinator import feedback
 from t2ialign.coordinator.clients import ServiceCalls
 from t2ialign.coordinator.config import CoordinatorConfig
+from t2ialign.coordinator.labeling import Labeling
 from t2ialign.coordinator.promotion import POINTERS, Promoter
 from t2ialign.coordinator.replicas import ServeReplicas
 from t2ialign.coordinator.rounds import RoundRunner
@@ -113,6 +114,7 @@ class CoordinatorDeployment:
         base = storage.base_version(model)  # the gate is toy-only
         self.promoter = Promoter(self.store, generators, rewards, base_unet=(base, model / "unet"))
         self.runner = RoundRunner(self.cfg, self.store, ServiceCalls(self.cfg), self.promoter, base, (model, clip))
+        self.labeling = Labeling(self.store, self.runner.rounds, self.cfg.labeling)
         self._thread = threading.Thread(target=self.runner.run, name="round-runner", daemon=True)
         self._thread.start()  # carries on with any round left unfinished by a previous replica
 
@@ -140,6 +142,21 @@ class CoordinatorDeployment:
             return {**out, "num_labels": self.runner.labels.counts(round_id)[0]}
 
         return await asyncio.to_thread(run)
+
+    # People labeling (coordinator/labeling.py); the gateway derives `rater` from the caller's key -------------
+    async def label_next(self, round_id: str, rater: str, exclude: list[str]) -> dict[str, Any]:
+        return await asyncio.to_thread(self.labeling.next_task, round_id, rater, exclude)
+
+    async def label_image(self, key: str) -> bytes:
+        return await asyncio.to_thread(self.labeling.image, key)
+
+    async def label_export(self, round_id: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.labeling.export, round_id)
+
+    async def label_stats(self, round_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        if round_id:
+            return [await asyncio.to_thread(self.labeling.stats, round_id)]
+        return await asyncio.to_thread(self.labeling.all_stats, limit)
 
     async def promote(self, kind: Any, version: str, skip_gate: bool = False, reason: str = "") -> dict[str, Any]:
         kind = _kind(kind)

@@ -19,6 +19,7 @@ import json
 import math
 from typing import Any
 
+from t2ialign.coordinator.state import now
 from t2ialign.serving.errors import InvalidArgument, NotFound, Unavailable, check
 from t2ialign.serving.requests import check_id
 from t2ialign.serving.storage import store_call
@@ -64,6 +65,7 @@ def label_record(round_id: str, label: dict[str, Any]) -> dict[str, Any]:
         "rating": rating,  # None for a skip: stored and counted, never trained on
         "choice": choice,
         "rater_id": rater,
+        "received_at": now(),  # server time, for the raters' pace (labeling.py); not part of the label's identity
     }
 
 

@@ -1,7 +1,8 @@
 """The public REST API, as a plain FastAPI app over a `Backends` protocol (tested without Ray).
 
 Routes: POST /v1/score, POST /v1/rank, POST /v1/generate, GET /v1/models, POST /v1/admin/load_unet,
-/v1/admin/jobs/* (jobs_api.py),
+/v1/admin/jobs/* (jobs_api.py), rounds and feedback (rounds_api.py), the labeling page /label and its API
+/v1/label/*, /v1/admin/label/stats, /v1/admin/feedback/export (labeling_api.py),
 GET /healthz; OpenAPI docs at /docs. Auth: `Authorization: Bearer <key>` (see t2ialign.serving.auth).
 Errors: {"error": {"code": <gRPC code name>, "message": <what to change>}} with a 4xx/5xx status.
 """
@@ -19,9 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from t2ialign.gateway.config import GatewayConfig
 from t2ialign.gateway.jobs_api import jobs_router
+from t2ialign.gateway.labeling_api import add_label_routes
 from t2ialign.gateway.rounds_api import RoundBackend, add_round_routes
 from t2ialign.serving import limits
-from t2ialign.serving.auth import ApiKeys
+from t2ialign.serving.auth import ApiKeys, Caller
 from t2ialign.serving.errors import InvalidArgument, ServiceError
 from t2ialign.serving.requests import ImageInput
 
@@ -136,6 +138,12 @@ def create_app(
 
     user, admin = Depends(require("user")), Depends(require("admin"))
 
+    def caller_of(scope: str):
+        def dep(request: Request) -> Caller:
+            return api_keys.caller(request.headers.get("authorization"), scope)
+
+        return Depends(dep)
+
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, e: ServiceError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if e.http_status == 401 else None
@@ -185,6 +193,7 @@ def create_app(
         return await backends.load_unet(body.version, body.prefix)
 
     if rounds is not None:
-        add_round_routes(app, rounds, user, admin)
+        add_round_routes(app, rounds, admin, caller_of("feedback"))
+        add_label_routes(app, rounds, api_keys, admin, caller_of("rater"))
     app.include_router(jobs_router(backends, admin))
     return app

@@ -103,6 +103,18 @@ class CoordinatorBackend:
     async def submit_feedback(self, round_id: str, labels: list[dict[str, Any]]) -> dict[str, Any]:
         return await self._call("submit_feedback", round_id, labels)
 
+    async def label_next(self, round_id: str, rater: str, exclude: list[str]) -> dict[str, Any]:
+        return await self._call("label_next", round_id, rater, exclude)
+
+    async def label_image(self, key: str) -> bytes:
+        return await self._call("label_image", key)
+
+    async def label_export(self, round_id: str) -> list[dict[str, Any]]:
+        return await self._call("label_export", round_id)
+
+    async def label_stats(self, round_id: str, limit: int) -> list[dict[str, Any]]:
+        return await self._call("label_stats", round_id, limit)
+
     async def promote(self, kind: str, version: str, skip_gate: bool, reason: str) -> dict[str, Any]:
         return await self._call("promote", kind, version, skip_gate, reason)
 

@@ -1,4 +1,4 @@
-"""REST routes of the coordinator (rounds, labels, promotion): POST /v1/feedback (user scope), and the admin
+"""REST routes of the coordinator (rounds, labels, promotion): POST /v1/feedback (user or rater scope), and the admin
 routes POST /v1/admin/rounds, GET /v1/admin/rounds/{id}, POST /v1/admin/promote, POST /v1/admin/rollback,
 GET /v1/admin/status. Bodies mirror coordinator.proto; errors use the gateway's shape and status codes."""
 
@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.params import Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from t2ialign.serving.auth import Caller
+
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
@@ -20,6 +22,10 @@ class RoundBackend(Protocol):
     async def promote(self, kind: str, version: str, skip_gate: bool, reason: str) -> dict[str, Any]: ...
     async def rollback(self, kind: str, version: str, reason: str) -> dict[str, Any]: ...
     async def status(self, history_limit: int) -> dict[str, Any]: ...
+    async def label_next(self, round_id: str, rater: str, exclude: list[str]) -> dict[str, Any]: ...
+    async def label_image(self, key: str) -> bytes: ...
+    async def label_export(self, round_id: str) -> list[dict[str, Any]]: ...
+    async def label_stats(self, round_id: str, limit: int) -> list[dict[str, Any]]: ...
 
 
 class LabelBody(BaseModel):
@@ -65,11 +71,14 @@ class RollbackBody(BaseModel):
     reason: str = Field("", max_length=1024)
 
 
-def add_round_routes(app: FastAPI, backend: RoundBackend, user: Depends, admin: Depends) -> None:
-    @app.post("/v1/feedback", tags=["feedback"], dependencies=[user])
-    async def submit_feedback(body: FeedbackBody) -> dict[str, Any]:
-        """Store labels durably, then acknowledge; re-sending a label id is harmless."""
+def add_round_routes(app: FastAPI, backend: RoundBackend, admin: Depends, feedback_caller: Depends) -> None:
+    @app.post("/v1/feedback", tags=["feedback"])
+    async def submit_feedback(body: FeedbackBody, caller: Caller = feedback_caller) -> dict[str, Any]:
+        """Store labels durably, then acknowledge; re-sending a label id is harmless. A rater key's labels
+        carry the key's identity as rater_id (whatever the body says); user and admin keys may name one."""
         labels = [x.model_dump(exclude_none=True) for x in body.labels]
+        if caller.scope == "rater":
+            labels = [{**x, "rater_id": caller.identity} for x in labels]
         return await backend.submit_feedback(body.round_id, labels)
 
     @app.post("/v1/admin/rounds", tags=["admin"], dependencies=[admin])
