@@ -16,7 +16,14 @@ from t2ialign.serving.errors import NotFound, PermissionDenied, Unauthenticated
 from t2ialign.serving.storage import put_generated_image
 from t2ialign.store import LocalStore
 
-PROMPTS = ["a red circle", "two blue squares", "a star", "three crosses", "a green ring", "a triangle in the snow"]
+PROMPTS = [
+    "a red circle",
+    "two blue squares",
+    "a yellow diamond",
+    "three crosses",
+    "a green ring",
+    "a triangle in the snow",
+]
 
 
 def make_round(store: LocalStore, rid: str = "rp", images: int = 3, state: str = "LABELING") -> RoundStore:

@@ -2,7 +2,9 @@
 
 Pages (static files, no build step): GET /label (raters), GET /label/admin (admins); /label/static/<file>.
 API: GET /v1/label/next (rater scope: the caller's next task, with image URLs), GET /v1/label/image/<round>/<id>.png
-(a signed URL from /next, or a rater/admin key), GET /v1/admin/label/stats, GET /v1/admin/feedback/export (JSONL).
+(a signed URL from /next, or a rater/admin key), GET /v1/label/image?key=images/<round>/<id>.png (a rater/admin
+key), GET /v1/admin/label/stats (and one round's: GET /v1/admin/feedback/summary?round=),
+GET /v1/admin/feedback/export (JSONL).
 Labels are sent to POST /v1/feedback (rounds_api.py). Image URLs are signed like an S3 presigned URL, because an
 <img> cannot send an Authorization header; images never travel inline as base64.
 """
@@ -80,6 +82,17 @@ def add_label_routes(app: FastAPI, backend: RoundBackend, api_keys: ApiKeys, adm
             out["task"]["images"] = [{"key": k, "url": signer.url(k)} for k in out["task"]["keys"]]
         return out
 
+    @app.get("/v1/label/image", tags=["labeling"])
+    async def image_by_key(key: str = Query(max_length=300), caller: Caller = rater) -> Response:
+        """The PNG at object-store key images/<round>/<id>.png, for a rater or admin key (nothing outside images/)."""
+        parts = key.split("/")
+        check(
+            len(parts) == 3 and parts[0] == "images" and parts[2].endswith(".png") and ".." not in parts,
+            f"key {key!r} is not an image key; use images/<round>/<id>.png",
+        )
+        png = await backend.label_image(key)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
     @app.get("/v1/label/image/{round_id}/{name}", tags=["labeling"])
     async def image(round_id: str, name: str, request: Request, exp: int = 0, sig: str = "") -> Response:
         """The PNG of images/<round>/<name>, for a signed URL from /v1/label/next or a rater/admin key."""
@@ -99,6 +112,11 @@ def add_label_routes(app: FastAPI, backend: RoundBackend, api_keys: ApiKeys, adm
     ) -> dict[str, Any]:
         """Per round: labels, agreement on overlapped images (Cohen's kappa), gold accuracy and pace per rater."""
         return {"rounds": await backend.label_stats(round, limit)}
+
+    @app.get("/v1/admin/feedback/summary", tags=["admin"], dependencies=[admin])
+    async def summary(round: str = Query(min_length=1, max_length=64)) -> dict[str, Any]:
+        """One round's entry of /v1/admin/label/stats: labels, Cohen's kappa, gold accuracy and pace per rater."""
+        return (await backend.label_stats(round, 1))[0]
 
     @app.get("/v1/admin/feedback/export", tags=["admin"], dependencies=[admin])
     async def export(round: str = Query(min_length=1, max_length=64)) -> StreamingResponse:

@@ -17,9 +17,11 @@ let nextTask = load(S.next, null);    // the prefetched {task, round_id}
 let focus = 0;
 let flushing = false, fetching = false, retryMs = 1000, retryTimer = null, lastInfo = null, finished = false;
 
-function newId() {
-  if (window.crypto && crypto.randomUUID) return "p-" + crypto.randomUUID();
-  return "p-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
+// Deterministic per rater and image ("<rater>.<image id>"), so a label given again after a lost answer, a
+// reload or on another tab is a duplicate on the server, never a second label.
+function labelId(raterId, imageKey) {
+  const image = imageKey.split("/").pop().replace(/\.png$/, "");
+  return ((raterId || "r") + "." + image).replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 128);
 }
 
 function authHeaders() { return { Authorization: "Bearer " + localStorage.getItem(S.key) }; }
@@ -127,14 +129,14 @@ async function getNext() {
       const body = await fetchTask(held());
       if (body.done) { finished = true; render(); return; }
       finished = false;
-      batch = { task: body.task, round_id: body.round_id, choices: {}, order: [] };
+      batch = { task: body.task, round_id: body.round_id, rater_id: body.rater_id, choices: {}, order: [] };
       save(S.batch, batch);
       render();
     }
     if (!nextTask) {  // prefetch the next batch and its images
       const body = await fetchTask(held());
       if (!body.done) {
-        nextTask = { task: body.task, round_id: body.round_id };
+        nextTask = { task: body.task, round_id: body.round_id, rater_id: body.rater_id };
         save(S.next, nextTask);
         for (const im of nextTask.task.images) new Image().src = im.url;
       }
@@ -210,7 +212,7 @@ function paintFocus() {
 function choose(imageKey, choice) {
   if (!batch) return;
   if (!batch.choices[imageKey]) batch.order.push(imageKey);
-  batch.choices[imageKey] = { choice, label_id: (batch.choices[imageKey] || {}).label_id || newId() };
+  batch.choices[imageKey] = { choice, label_id: labelId(batch.rater_id, imageKey) };
   const keys = batch.task.images.map((im) => im.key);
   const open = keys.findIndex((k) => !batch.choices[k]);
   if (open === -1) return commit();
