@@ -28,7 +28,7 @@ TINY_ROUNDS = {
         "max_fidelity_ratio": 1e9,
         "min_diversity_ratio": 0.0,
     },
-    "trainer": {"reward_epochs": 1, "finetune_steps": 2},
+    "trainer": {"reward_epochs": 1, "finetune_steps": 2, "finetune_recipe": "default"},  # tiny r_phi: no floor
     # people rounds in tests/coordinator/test_labeling_page.py: enough overlap and gold on a few tasks
     "labeling": {"overlap_share": 0.5, "gold_share": 0.25},
 }

@@ -42,7 +42,11 @@ SMOKE: dict[str, Any] = {
                 "max_fidelity_ratio": 1e9,
                 "min_diversity_ratio": 0.0,
             },
-            "trainer": {"reward_epochs": 2, "finetune_steps": 4},
+            "trainer": {
+                "reward_epochs": 2,
+                "finetune_steps": 4,
+                "finetune_recipe": "default",
+            },  # 2-epoch r_phi: no sample clears the round recipe's floor
         }
     }
 }
