@@ -142,7 +142,7 @@ def _round(coordinator: Any, say: Any, num_rounds_done: int) -> str:
         if rec["round_id"].startswith("demo-"):
             say(f"resuming round {rec['round_id']} ({rec['state']})")
             return rec["round_id"]
-    round_id = f"demo-{num_rounds_done + 1}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    round_id = f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}"  # each run's seed differs: its prompts, noise and raters
     rec = coordinator.start_round(round_id=round_id, seed=num_rounds_done, raters="simulated", auto_promote=True)
     say(f"started round {round_id}: {rec['num_prompts']} prompts x {rec['num_images']} images")
     return round_id
