@@ -208,6 +208,15 @@ def test_people_label_in_the_browser_and_their_round_trains_and_promotes(cluster
     assert all(x["label_id"] == f"alice.{x['image_key'].split('/')[-1][:-4]}" for x in mine)  # deterministic ids
     assert {x["image_key"]: x["choice"] for x in mine} == given
 
+    # A tablet in portrait: two cards a row, nothing wider than the screen, touch-sized buttons.
+    page.set_viewport_size({"width": 768, "height": 1024})
+    boxes = [page.locator(f'[data-image-key="{k}"]').bounding_box() for k in cards(page)]
+    assert boxes[0]["y"] == boxes[1]["y"] < boxes[2]["y"] and all(b["x"] + b["width"] <= 768 for b in boxes)
+    assert all(
+        b["height"] >= 40
+        for b in page.locator("[data-label]").evaluate_all("e => e.map(x => x.getBoundingClientRect().toJSON())")
+    )
+
     if os.environ.get("T2IALIGN_SCREENSHOTS"):  # docs/labeling.png: bob's first batch
         shoot(cluster, "label", RATER_KEYS["bob"], rid)
     context.close()
