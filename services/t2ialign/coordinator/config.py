@@ -45,6 +45,9 @@ class TrainerKnobs(BaseModel, extra="forbid"):
     pretrain_loss_weight: float | None = Field(None, ge=0)
     # r_phi's L_pc weight (Eq. 2); 0 = L_MSE only, the shipped head (docs/REWARD_MODEL.md); None = trainer default
     reward_aux_loss_weight: float | None = Field(0.0, ge=0)
+    # labels r_phi holds out for validation (and its best epoch); 0 = every label, to the last epoch. On one demo
+    # round's pool, 0.1 gained +1.6 points and 0 gained +9.0 (BENCHMARKS.md, "make demo through the services")
+    reward_val_fraction: float = Field(0.0, ge=0, le=0.5)
     # the fine-tuning recipe (training/recipes.py): "round" ranks each prompt's samples by r_phi
     finetune_recipe: Literal["default", "round"] = "round"
 

@@ -238,7 +238,11 @@ class RoundRunner:
                     {} if knobs.reward_aux_loss_weight is None else {"aux_loss_weight": knobs.reward_aux_loss_weight}
                 )
                 job = self.calls.start_reward_training(
-                    **common, **extra, num_epochs=knobs.reward_epochs, learning_rate=knobs.reward_learning_rate
+                    **common,
+                    **extra,
+                    num_epochs=knobs.reward_epochs,
+                    learning_rate=knobs.reward_learning_rate,
+                    val_fraction=knobs.reward_val_fraction,
                 )
             else:
                 extra = (
