@@ -27,7 +27,7 @@ from t2ialign.common.png import decode_png
 from t2ialign.coordinator.config import LabelingConfig
 from t2ialign.coordinator.state import RoundStore, now, round_prefix
 from t2ialign.serving.errors import NotFound, check
-from t2ialign.store import KeyExistsError, KeyNotFoundError, ObjectStore, get_json, put_json
+from t2ialign.store import KeyNotFoundError, ObjectStore, get_json
 
 CHOICES = ("good", "bad", "skip")
 PACE_GAP_S = 300.0  # gaps longer than this between a rater's labels are breaks, not labeling time
@@ -64,15 +64,8 @@ class Labeling:
         self._tasks: dict[str, list[dict[str, Any]]] = {}  # round -> tasks (once generation is done)
 
     # The round's fixed pieces ---------------------------------------------------------------------------
-    def _put_once(self, key: str, obj: Any) -> Any:
-        try:
-            put_json(self.store, key, obj)
-            return obj
-        except KeyExistsError:
-            return get_json(self.store, key)
-
     def config(self, round_id: str) -> dict[str, Any]:
-        return self._put_once(round_prefix(round_id) + "labeling/config.json", self.cfg.model_dump())
+        return self.rounds.put_once(round_prefix(round_id) + "labeling/config.json", self.cfg.model_dump())
 
     def tasks(self, rec: dict[str, Any]) -> list[dict[str, Any]]:
         """The round's tasks in order: {task_id, prompt, keys, overlap, gold}; [] while it is generating."""
@@ -120,7 +113,7 @@ class Labeling:
                 for k in g["keys"][c : c + cfg["batch_size"]]:
                     match = oracle.judge(decode_png(self.store.get_bytes(k)), spec).match
                     answers[k] = "good" if match else "bad"
-        return self._put_once(key, {"answers": answers, "source": "toy oracle", "created_at": now()})["answers"]
+        return self.rounds.put_once(key, {"answers": answers, "source": "toy oracle", "created_at": now()})["answers"]
 
     # Reading what is stored -------------------------------------------------------------------------------
     def _load_assignments(self, round_id: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -210,7 +203,7 @@ class Labeling:
     def _assign_to(self, rid: str, task: dict[str, Any], rater: str) -> dict[str, Any]:
         rec = {"task_id": task["task_id"], "rater_id": rater, "assigned_at": now(), "keys": task["keys"]}
         key = f"{round_prefix(rid)}labeling/assign/{task['task_id']}/{rater}.json"
-        rec = self._put_once(key, rec)
+        rec = self.rounds.put_once(key, rec)
         self._assign[rid].setdefault(task["task_id"], {})[rater] = rec
         return task
 
