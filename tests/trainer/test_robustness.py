@@ -7,6 +7,7 @@ most cancel_grace_s (5 s) when a step hangs, and its CPUs are free right after.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -77,3 +78,25 @@ def test_waiting_job_fails_within_the_bound_and_cancel_frees_resources(trainer) 
     while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.25)
     assert ray.available_resources().get("CPU", 0) == 2
+
+
+def test_a_hung_worker_is_hard_stopped_and_its_placement_group_removed(trainer) -> None:
+    job_id = _start(trainer, steps=100_000, seed=3)
+    trainer.wait(job_id, until=lambda j: j.state == RUNNING and j.step >= 1)
+    worker = _runner_info(trainer, job_id)["worker_pid"]
+    os.kill(worker, signal.SIGSTOP)  # a step that never ends: the stop flag is never read
+    try:
+        t0 = time.monotonic()
+        cancelled = trainer.stub.CancelJob(trainer_pb2.CancelJobRequest(job_id=job_id), metadata=trainer.metadata()).job
+        assert cancelled.state == trainer_pb2.JOB_STATE_CANCELLED and "hard-stopped" in cancelled.error
+        assert time.monotonic() - t0 <= CANCEL_GRACE_S + 5
+        # The runner's exit takes Train's controller with it, but not the workers' placement group: the runner
+        # removes it, so the job's CPU is free for the next job (it used to stay reserved until Serve's job ended).
+        deadline = time.monotonic() + 20
+        while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert ray.available_resources().get("CPU", 0) == 2
+        assert not [g for g in ray.util.placement_group_table().values() if g["state"] == "CREATED"]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGCONT)

@@ -9,7 +9,9 @@ Bounds: a job that cannot get its workers fails within placement_timeout_s (the 
 ray.available_resources() first; Ray Train's own worker-group start is bounded by the same timeout and
 controller_failure_limit=0, so it never retries an unplaceable group forever). CancelJob sets a stop flag
 the workers read between steps; after cancel_grace_s the runner records CANCELLED and exits, which takes the
-Train controller and the workers with it.
+Train controller and the workers with it. The workers' placement group is not fate-shared with a controller
+that dies (Ray keeps a non-detached group until its creator's job ends too, and the job here is Serve's), so
+the runner removes every group its workers reported before it exits, on every path.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class JobRunner:
         self.job = JobRecord.from_dict(job)
         self.lock = threading.Lock()
         self.worker_pid: int | None = None
+        self.placement_groups: set[str] = set()  # hex ids, one per worker-group start
         self._persisted = 0.0
 
     # Called by the deployment --------------------------------------------------------------------
@@ -102,6 +105,10 @@ class JobRunner:
                 self._persist()
             return self.job.cancel_requested
 
+    def holds_placement_group(self, group_hex: str) -> None:
+        with self.lock:
+            self.placement_groups.add(group_hex)
+
     def published(self, version: str, parent_version: str, metrics: dict[str, float]) -> None:
         with self.lock:
             self.job.output_version, self.job.input_version = version, parent_version or self.job.input_version
@@ -127,6 +134,7 @@ class JobRunner:
             log.exception("job %s", self.job.job_id)
             with self.lock:
                 self._finish("failed", f"{type(e).__name__}: {e}")
+        self._release_placement_groups()
         self._exit_soon()
 
     def _wait_for_resources(self) -> bool:
@@ -191,6 +199,7 @@ class JobRunner:
                 return
             self._finish("cancelled", f"hard-stopped: the workers did not stop within {self.cfg.cancel_grace_s:g} s")
         log.warning("job %s: hard stop", self.job.job_id)
+        self._release_placement_groups()
         os._exit(0)  # takes the Train controller (owned by this process) and its workers with it
 
     def _finish(self, state: str, error: str = "") -> None:
@@ -203,6 +212,18 @@ class JobRunner:
     def _persist(self) -> None:
         jobs.save(self.store, self.job)
         self._persisted = time.time()
+
+    def _release_placement_groups(self) -> None:
+        """Remove the workers' placement groups (a no-op for those Train's controller already removed)."""
+        from ray.util.placement_group import PlacementGroup, remove_placement_group
+
+        with self.lock:
+            held, self.placement_groups = self.placement_groups, set()
+        for group_hex in held:
+            try:
+                remove_placement_group(PlacementGroup(ray.PlacementGroupID.from_hex(group_hex)))
+            except Exception as e:  # already gone, or the GCS is busy: the job's outcome stands either way
+                log.info("job %s: placement group %s: %s", self.job.job_id, group_hex, e)
 
     def _exit_soon(self) -> None:
         """The record is in the store; free the actor's name and process shortly after (pending calls finish)."""
