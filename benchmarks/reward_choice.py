@@ -7,6 +7,8 @@
 3. Per training set: CLIP score (threshold fit on the training labels) and each head (RewardTrainConfig
    overrides, mean over --seeds): unseen and seen accuracy at threshold 0.5 and AUC, and the share of clean
    one-attribute-mismatch pairs ranked right (evaluation.reward_accuracy.mismatch_pairs, seen and unseen objects).
+   A head's "reference_pairs": N adds N rater-labeled reference pairs of the recipe's feedback prompts to its
+   training set (training.reference_pairs; other render seeds than the test pairs').
 4. --shipped: the shipped model's calibration on the test pool: for thresholds on `normalized`, the share of
    images kept and the share of kept images the oracle accepts (precision), per split.
 
@@ -28,8 +30,10 @@ from t2ialign.models.clip import ClipBackbone
 from t2ialign.models.reward import RewardModel
 from t2ialign.paths import DEFAULT_CLIP, DEFAULT_REWARD
 from t2ialign.toyworld.grammar import SEEN_OBJECTS, UNSEEN_OBJECTS
-from t2ialign.training.reward_pretrain import load_pool, pool_dir
+from t2ialign.training.reference_pairs import reference_pairs
+from t2ialign.training.reward_pretrain import RewardPretrainConfig, load_pool, pool_dir
 from t2ialign.training.reward_train import RewardTrainConfig, train_reward_model
+from t2ialign.training.rounds import round_prompts
 
 THRESHOLDS = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5)  # on `normalized`: standard deviations above the calibration mean
 PAIRS = 120  # clean mismatch pairs per split
@@ -52,6 +56,12 @@ def calibration(model: RewardModel, test: dict[str, np.ndarray]) -> list[dict[st
             row[f"{split}_precision"] = round(float(test["truth"][kept].mean()), 3) if kept.any() else None
         rows.append(row)
     return rows
+
+
+def with_reference_pairs(n: int) -> tuple[np.ndarray, list[str], list[int | None]]:
+    """The recipe's reference pairs (its feedback prompts and seed), `n` of them; empty for 0."""
+    cfg = RewardPretrainConfig()
+    return reference_pairs(round_prompts(cfg.prompts_per_category, cfg.seed), n, seed=cfg.seed)
 
 
 def main() -> None:
@@ -79,9 +89,16 @@ def main() -> None:
         print(json.dumps({"images": n, "labeled": len(y), "head": "clip_score", **base}), flush=True)
         for name, overrides in json.loads(args.heads).items():
             overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+            ref_images, ref_prompts, ref_labels = with_reference_pairs(int(overrides.pop("reference_pairs", 0)))
             runs = []
             for s in range(args.seeds):
-                model = train_reward_model(clip, images, prompts, y, RewardTrainConfig(seed=s, **overrides))
+                model = train_reward_model(
+                    clip,
+                    np.concatenate([images, ref_images]),
+                    prompts + ref_prompts,
+                    y + ref_labels,
+                    RewardTrainConfig(seed=s, **overrides),
+                )
                 figures = split_figures(clip_train, y, test, {"r": model.score(test["images"], test_prompts).numpy()})
                 runs.append(figures["r"] | pair_figures(lambda im, pr, m=model: m.score(im, pr).numpy(), pairs))
             mean = {k: round(float(np.mean([r[k] for r in runs])), 3) for k in runs[0]}

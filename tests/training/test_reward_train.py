@@ -97,3 +97,16 @@ def test_reward_checkpoint_round_trip(tiny_clip, tmp_path) -> None:
     assert loaded.version == model.version and loaded.stats == model.stats
     assert loaded.metrics["num_labeled"] == 8
     np.testing.assert_allclose(loaded.score(images, prompts).numpy(), model.score(images, prompts).numpy(), atol=1e-6)
+
+
+def test_product_features_head_trains_saves_and_loads(tiny_clip, tmp_path) -> None:
+    images, prompts, labels = _easy_case(4)
+    cfg = RewardTrainConfig(epochs=2, reward={"hidden": 32, "product_features": True})  # JSON overrides: a dict
+    model = train_reward_model(tiny_clip, images, prompts, labels, cfg)
+    assert model.head.net[0].in_features == 3 * tiny_clip.embed_dim  # image, text and their product
+    model.save(tmp_path / "rw")
+    loaded = RewardModel.load(tmp_path / "rw", tiny_clip)
+    assert loaded.cfg.product_features and loaded.version == model.version
+    np.testing.assert_allclose(loaded.score(images, prompts).numpy(), model.score(images, prompts).numpy(), atol=1e-6)
+    plain = train_reward_model(tiny_clip, images, prompts, labels, RewardTrainConfig(epochs=1))
+    assert plain.head.net[0].in_features == 2 * tiny_clip.embed_dim  # the paper's head stays the default

@@ -30,22 +30,27 @@ class RewardConfig:
     hidden: int = 1024  # paper: two-layer MLP with 1,024 hidden units
     dropout: float = 0.1  # small data: a little dropout keeps the head from memorising raters' flips
     backbone: str = "t2ialign-toy-clip"  # open_clip config name of the frozen backbone
+    # Not in the paper: also feed image_emb * text_emb (unit-norm embeddings, so its sum is CLIP score). An MLP on
+    # the plain concatenation has to build every image-text interaction from its GELUs (docs/REWARD_MODEL.md).
+    product_features: bool = False
 
 
 class RewardHead(torch.nn.Module):
-    """MLP over concat(image_emb, text_emb) -> scalar."""
+    """MLP over concat(image_emb, text_emb[, image_emb * text_emb]) -> scalar."""
 
     def __init__(self, embed_dim: int, cfg: RewardConfig):
         super().__init__()
+        self.product_features = cfg.product_features
         self.net = torch.nn.Sequential(
-            torch.nn.Linear(2 * embed_dim, cfg.hidden),
+            torch.nn.Linear((3 if cfg.product_features else 2) * embed_dim, cfg.hidden),
             torch.nn.GELU(),
             torch.nn.Dropout(cfg.dropout),
             torch.nn.Linear(cfg.hidden, 1),
         )
 
     def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([image_emb, text_emb], dim=-1)).squeeze(-1)  # (B,)
+        parts = [image_emb, text_emb, image_emb * text_emb] if self.product_features else [image_emb, text_emb]
+        return self.net(torch.cat(parts, dim=-1)).squeeze(-1)  # (B,)
 
 
 class RewardModel(torch.nn.Module):

@@ -4,7 +4,9 @@
    (training.rounds.round_prompts: every seen count prompt plus sampled seen-object prompts per category).
 2. Labels: the simulated raters (10% flips, 5% skips, three images at a time) mark each good or bad
    (training.feedback.collect_feedback).
-3. r_phi trains on the labels (training.reward_train, Eq. 1 [+ lambda Eq. 2]); the export in `weights/toy/reward/`
+3. Reference pairs (training.reference_pairs): `reference_pairs` clean renders of the feedback prompts beside
+   one-attribute mismatches, labeled by the same raters, join the training set (cheap: no sampling).
+4. r_phi trains on the labels (training.reward_train, Eq. 1 [+ lambda Eq. 2]); the export in `weights/toy/reward/`
    holds the head (safetensors), its config, the normalization statistics and a sha256 manifest.
 
 Generation is the slow part, so the rated pool is written chunk by chunk to `<out>-checkpoint/pool/`
@@ -33,6 +35,7 @@ from t2ialign.models.toy_pipeline import UNET_WEIGHTS, ToyPipeline
 from t2ialign.toyworld.oracle import Oracle
 from t2ialign.toyworld.raters import SimulatedRaters
 from t2ialign.training.feedback import collect_feedback
+from t2ialign.training.reference_pairs import reference_pairs
 from t2ialign.training.reward_train import RewardTrainConfig, train_reward_model
 from t2ialign.training.rounds import round_prompts
 
@@ -54,11 +57,12 @@ class RewardPretrainConfig:
     guidance_scale: float = 4.0
     seed: int = 0  # prompts, generation noise and the raters' flips and skips
     prompts_per_chunk: int = 10  # prompts per saved chunk: the unit of --resume and --max-minutes
+    reference_pairs: int = 0  # clean render + one-attribute mismatch pairs added to the labels (not in the pool)
     reward: RewardTrainConfig = field(default_factory=shipped_head)
 
     def pool_config(self) -> dict[str, object]:
-        """What the pool depends on; a resumed pool must match it (the head may change freely)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "reward"}
+        """What the pool depends on; a resumed pool must match it (the head and reference pairs may change)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("reward", "reference_pairs")}
 
 
 def tiny_config() -> RewardPretrainConfig:
@@ -162,14 +166,24 @@ def pretrain_reward(
         print(f"pretrain reward: time budget reached with {done} of {total} chunks; --resume continues the pool")
     pool = load_pool(folder)
     labels = [None if y < 0 else int(y) for y in pool["labels"]]
+    size = pool["images"].shape[1]
+    ref_images, ref_prompts, ref_labels = reference_pairs(
+        round_prompts(cfg.prompts_per_category, cfg.seed), cfg.reference_pairs, cfg.seed, size
+    )
     model = train_reward_model(
-        pipe.text_encoder, pool["images"], [str(p) for p in pool["prompts"]], labels, cfg.reward, progress=True
+        pipe.text_encoder,
+        np.concatenate([pool["images"], ref_images]),
+        [str(p) for p in pool["prompts"]] + ref_prompts,
+        labels + ref_labels,
+        cfg.reward,
+        progress=True,
     )
     model.save(
         out_dir,
         recipe="t2ialign pretrain reward",
-        config={**cfg.pool_config(), "reward": dataclasses.asdict(cfg.reward)},
+        config={**cfg.pool_config(), "reference_pairs": cfg.reference_pairs, "reward": dataclasses.asdict(cfg.reward)},
         pool={
+            "reference_images": len(ref_labels),
             "images": len(labels),
             "chunks_done": done,
             "chunks_total": total,

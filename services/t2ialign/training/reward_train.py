@@ -47,6 +47,8 @@ class RewardTrainConfig:
 
     def __post_init__(self) -> None:  # JSON overrides give lists; hold tuples, as the defaults
         self.perturb_objects, self.perturb_attributes = tuple(self.perturb_objects), tuple(self.perturb_attributes)
+        if isinstance(self.reward, dict):
+            self.reward = RewardConfig(**self.reward)
 
 
 def rating_loss(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
