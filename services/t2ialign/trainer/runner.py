@@ -219,11 +219,20 @@ class JobRunner:
 
         with self.lock:
             held, self.placement_groups = self.placement_groups, set()
-        for group_hex in held:
+        groups = [PlacementGroup(ray.PlacementGroupID.from_hex(group_hex)) for group_hex in held]
+        for group in groups:
             try:
-                remove_placement_group(PlacementGroup(ray.PlacementGroupID.from_hex(group_hex)))
+                remove_placement_group(group)
             except Exception as e:  # already gone, or the GCS is busy: the job's outcome stands either way
-                log.info("job %s: placement group %s: %s", self.job.job_id, group_hex, e)
+                log.info("job %s: placement group %s: %s", self.job.job_id, group.id.hex(), e)
+        # Removal is asynchronous; a hard stop exits right after, so wait until the GCS has done it.
+        deadline = time.monotonic() + 10
+        while groups and time.monotonic() < deadline:
+            groups = [g for g in groups if ray.util.placement_group_table(g).get("state") not in ("REMOVED", None)]
+            if groups:
+                time.sleep(0.2)
+        if groups:
+            log.warning("job %s: placement groups still held after 10 s: %s", self.job.job_id, groups)
 
     def _exit_soon(self) -> None:
         """The record is in the store; free the actor's name and process shortly after (pending calls finish)."""
