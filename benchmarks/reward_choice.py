@@ -30,10 +30,8 @@ from t2ialign.models.clip import ClipBackbone
 from t2ialign.models.reward import RewardModel
 from t2ialign.paths import DEFAULT_CLIP, DEFAULT_REWARD
 from t2ialign.toyworld.grammar import SEEN_OBJECTS, UNSEEN_OBJECTS
-from t2ialign.training.reference_pairs import reference_pairs
-from t2ialign.training.reward_pretrain import RewardPretrainConfig, load_pool, pool_dir
+from t2ialign.training.reward_pretrain import RewardPretrainConfig, load_pool, pool_dir, recipe_reference_pairs
 from t2ialign.training.reward_train import RewardTrainConfig, train_reward_model
-from t2ialign.training.rounds import round_prompts
 
 THRESHOLDS = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5)  # on `normalized`: standard deviations above the calibration mean
 PAIRS = 120  # clean mismatch pairs per split
@@ -56,12 +54,6 @@ def calibration(model: RewardModel, test: dict[str, np.ndarray]) -> list[dict[st
             row[f"{split}_precision"] = round(float(test["truth"][kept].mean()), 3) if kept.any() else None
         rows.append(row)
     return rows
-
-
-def with_reference_pairs(n: int) -> tuple[np.ndarray, list[str], list[int | None]]:
-    """The recipe's reference pairs (its feedback prompts and seed), `n` of them; empty for 0."""
-    cfg = RewardPretrainConfig()
-    return reference_pairs(round_prompts(cfg.prompts_per_category, cfg.seed), n, seed=cfg.seed)
 
 
 def main() -> None:
@@ -89,7 +81,9 @@ def main() -> None:
         print(json.dumps({"images": n, "labeled": len(y), "head": "clip_score", **base}), flush=True)
         for name, overrides in json.loads(args.heads).items():
             overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-            ref_images, ref_prompts, ref_labels = with_reference_pairs(int(overrides.pop("reference_pairs", 0)))
+            ref_images, ref_prompts, ref_labels = recipe_reference_pairs(
+                RewardPretrainConfig(reference_pairs=int(overrides.pop("reference_pairs", 0)))
+            )
             runs = []
             for s in range(args.seeds):
                 model = train_reward_model(

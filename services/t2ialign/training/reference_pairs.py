@@ -6,7 +6,7 @@ scene with one attribute changed". A pair here is a clean render of a prompt z a
 layout seed, of z with one stated attribute swapped (grammar.perturb, seen objects only, so the unseen object
 stays unseen); both are shown to the simulated raters against z, who label them as they label generated images
 (flips and skips included). It is the toy world's stand-in for captioned reference images with hard negatives.
-Whether it helps is measured, not assumed: docs/REWARD_MODEL.md, "Reference pairs".
+Whether it helps is measured, not assumed: docs/REWARD_MODEL.md, "Which head".
 """
 
 from __future__ import annotations

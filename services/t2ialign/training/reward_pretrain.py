@@ -73,6 +73,11 @@ def tiny_config() -> RewardPretrainConfig:
     return cfg
 
 
+def recipe_reference_pairs(cfg: RewardPretrainConfig, size: int = 32) -> tuple[np.ndarray, list[str], list[int | None]]:
+    """The recipe's `cfg.reference_pairs` pairs, over its own feedback prompts and seed."""
+    return reference_pairs(round_prompts(cfg.prompts_per_category, cfg.seed), cfg.reference_pairs, cfg.seed, size)
+
+
 def pool_dir(out_dir: str | Path) -> Path:
     out_dir = Path(out_dir)
     return out_dir.with_name(out_dir.name + "-checkpoint") / "pool"
@@ -167,10 +172,7 @@ def pretrain_reward(
         print(f"pretrain reward: time budget reached with {done} of {total} chunks; --resume continues the pool")
     pool = load_pool(folder)
     labels = [None if y < 0 else int(y) for y in pool["labels"]]
-    size = pool["images"].shape[1]
-    ref_images, ref_prompts, ref_labels = reference_pairs(
-        round_prompts(cfg.prompts_per_category, cfg.seed), cfg.reference_pairs, cfg.seed, size
-    )
+    ref_images, ref_prompts, ref_labels = recipe_reference_pairs(cfg, size=pool["images"].shape[1])
     model = train_reward_model(
         pipe.text_encoder,
         np.concatenate([pool["images"], ref_images]),
