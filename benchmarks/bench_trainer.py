@@ -7,7 +7,8 @@
   --checkpoint-every steps, progress and stop-flag polling on); steps/s as the worker measures it (the job's
   `steps_per_second` metric, set-up excluded the same way).
 The runs alternate (in-process, trainer, in-process, trainer, ...) so that load from other processes hits
-both; the ratio of medians is printed. Goal: trainer >= 0.9x in-process. Both use one intra-op thread.
+both; the ratio of medians is printed. Goal: trainer >= 0.9x in-process. Both use --threads intra-op
+threads (default 1).
 
 Models: the shipped toy weights (weights/toy), the reward model an untrained head on the toy CLIP (the
 weights do not change the cost). Usage: nice -n 10 .venv/bin/python benchmarks/bench_trainer.py [--steps 60]
@@ -105,8 +106,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3, help="runs of each kind, alternating")
     ap.add_argument("--checkpoint-every", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=1, help="intra-op threads, in-process and per trainer worker")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     import ray
     from ray import serve
 
@@ -120,6 +122,7 @@ def main() -> None:
             "store_url": str(root / "store"),
             "runs_path": str(root / "runs"),
             "checkpoint_every_steps": args.checkpoint_every,
+            "torch_threads": args.threads,
         }
         serve.start(http_options={"host": "127.0.0.1", "port": free_port()})
         app = build_trainer_app(TrainerAppArgs.model_validate({"config": config}))

@@ -82,3 +82,24 @@ def test_feedback_set_validates_and_filters() -> None:
         FeedbackSet(img, ["a ring"], [1, 0, 1], ["a", "b", "c"], "r1")
     with pytest.raises(ValueError, match="labels must be"):
         FeedbackSet(img, ["a ring"] * 3, [1, 2, 0], ["a", "b", "c"], "r1")
+
+
+def test_generator_service_images_load_in_generation_order_whatever_order_they_were_written(tmp_path) -> None:
+    """A round's Generate calls interleave, and the service's image ids are time-based: the set must not depend
+    on which call finished first (else the round's r_phi and fine-tuning see the data in another order)."""
+    from t2ialign.common.png import encode_png
+    from t2ialign.serving.storage import put_generated_image
+
+    rng = np.random.default_rng(0)
+    shots = [(prompt, seed, i) for prompt, seed in (("two circles", 7), ("a red square", 3)) for i in range(3)]
+    pngs = {shot: encode_png(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)) for shot in shots}
+    loaded = []
+    for name, order in (("forward", shots), ("reversed", shots[::-1])):
+        store = LocalStore(tmp_path / name)
+        for prompt, seed, i in order:
+            record = {"prompt": prompt, "seed": seed, "index": i, "unet_version": "u", "reward_version": "r"}
+            put_generated_image(store, "r1", pngs[(prompt, seed, i)], record)
+        loaded.append(load_feedback(store, "r1"))
+    assert loaded[0].prompts == loaded[1].prompts == ["a red square"] * 3 + ["two circles"] * 3
+    np.testing.assert_array_equal(loaded[0].images, loaded[1].images)
+    assert loaded[0].image_ids != loaded[1].image_ids  # the same images under other (time-based) ids

@@ -32,7 +32,7 @@ class GenerateStream:
     calls: list[Call] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._stop = threading.Event()
+        self._stop, self._nudge = threading.Event(), threading.Event()
         self._lock = threading.Lock()
         self._workers = [threading.Thread(target=self._run, daemon=True) for _ in range(self.threads)]
 
@@ -48,7 +48,13 @@ class GenerateStream:
                 call = Call(t0, time.perf_counter() - t0, error=f"{e.code().name}: {e.details()}")
             with self._lock:
                 self.calls.append(call)
-            self._stop.wait(self.interval_s)
+            self._nudge.wait(self.interval_s)
+            self._nudge.clear()
+
+    def set_interval(self, interval_s: float) -> None:
+        """Change the pause between calls; threads waiting out the old one start their next call now."""
+        self.interval_s = interval_s
+        self._nudge.set()
 
     def __enter__(self) -> GenerateStream:
         for w in self._workers:
@@ -57,6 +63,7 @@ class GenerateStream:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        self._nudge.set()
         for w in self._workers:
             w.join(180)
 

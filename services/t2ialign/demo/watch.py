@@ -13,6 +13,9 @@ from t2ialign.client.stream import GenerateStream
 
 TERMINAL = {"PROMOTED", "READY", "REJECTED", "FAILED"}
 SWAP_STATES = {"EVALUATING"}  # the trickle starts here, so it runs through the promotion that follows
+# While the gate evaluates, one call every GATE_INTERVAL_S (the gate and the trickle share the CPU); from the
+# gate's result on (the promotion under way), one every SWAP_INTERVAL_S.
+GATE_INTERVAL_S, SWAP_INTERVAL_S = 3.0, 0.5
 JOB_EVERY_S = 20
 
 
@@ -44,7 +47,11 @@ class RoundWatch:
     ):
         self.coordinator, self.trainer, self.say, self.poll_s = coordinator, trainer, say, poll_s
         self.stream = GenerateStream(
-            channel, api_key, threads=1, interval_s=0.5, request={"prompt": "two red circles", "num_images": 1}
+            channel,
+            api_key,
+            threads=1,
+            interval_s=GATE_INTERVAL_S,
+            request={"prompt": "two red circles", "num_images": 1},
         )
 
     def run(self, round_id: str, timeout_s: float = 7200) -> dict[str, Any]:
@@ -65,12 +72,18 @@ class RoundWatch:
                 if not streaming and (rec["state"] in SWAP_STATES or rec["state"] in TERMINAL):
                     self.stream.__enter__()
                     streaming = True
+                if (
+                    streaming
+                    and self.stream.interval_s != SWAP_INTERVAL_S
+                    and (rec.get("gate") or rec["state"] in TERMINAL)
+                ):
+                    self.stream.set_interval(SWAP_INTERVAL_S)
                 if rec["state"] in TERMINAL:
                     self.stream.wait_calls(4, timeout_s=60)  # a few calls after the swap: only the new version
                     return rec
                 if time.time() - t0 > timeout_s:
                     raise TimeoutError(f"round {round_id} still {rec['state']} after {timeout_s:.0f} s")
-                time.sleep(self.poll_s)
+                time.sleep(self.poll_s / 4 if streaming else self.poll_s)  # catch the gate's end early
         finally:
             if streaming:
                 self.stream.__exit__()

@@ -233,6 +233,15 @@ def save_feedback(fs: FeedbackSet, store: ObjectStore, rater_id: str = "simulate
     return written
 
 
+def _generation_order(m: dict) -> tuple | None:
+    """(prompt, seed, index): the order of a generator service's images, which is independent of the time they
+    were written (their ids are time-based, and a round has several Generate calls in flight). None if unknown."""
+    try:
+        return str(m["prompt"]), int(m["seed"]), int(m["index"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _aggregate(ratings: list[float]) -> int | None:
     """Several raters on one image: majority vote; a tie counts as a skip."""
     if not ratings:
@@ -242,23 +251,33 @@ def _aggregate(ratings: list[float]) -> int | None:
 
 
 def load_feedback(store: ObjectStore, round_id: str) -> FeedbackSet:
-    """Read a round back: every image under images/<round>/ with its aggregated label (None if unlabeled)."""
+    """Read a round back: every image under images/<round>/ with its aggregated label (None if unlabeled).
+
+    Images that all carry prompt, seed and index (the generator service's) come in that order, so a round's
+    reward model and fine-tuning see the same data order however its Generate calls interleaved; others come in
+    the store's key order."""
     validate_id(round_id, "round id")
     ratings: dict[str, list[float]] = {}
     for key in store.list(f"feedback/{round_id}/"):
         rec = json.loads(store.get_bytes(key))
         if rec.get("rating") is not None:  # a stored skip ("choice": "skip", rating null) is never trained on
             ratings.setdefault(rec["image_key"], []).append(float(rec["rating"]))
-    images, prompts, labels, ids, meta = [], [], [], [], []
     prefix = f"images/{round_id}/"
+    found: list[tuple[str, dict, tuple | None]] = []  # (key, metadata, generation order)
     for key in store.list(prefix):
         if not key.endswith(".png"):
             continue
-        m = store.metadata(key)
+        m, record = store.metadata(key), {}
         if "prompt" not in m and "metadata-key" in m:  # written by the generator service: prompt in the JSON
-            m = {**m, "prompt": json.loads(store.get_bytes(m["metadata-key"]))["prompt"]}
+            record = json.loads(store.get_bytes(m["metadata-key"]))
+            m = {**m, "prompt": record["prompt"]}
         if "prompt" not in m:
             raise ValueError(f"{key!r} has no 'prompt' metadata; images must be written with their prompt")
+        found.append((key, m, _generation_order({**record, **m})))
+    if all(order is not None for *_, order in found):
+        found.sort(key=lambda f: f[2])
+    images, prompts, labels, ids, meta = [], [], [], [], []
+    for key, m, _ in found:
         images.append(decode_png(store.get_bytes(key)))
         prompts.append(m["prompt"])
         labels.append(_aggregate(ratings.pop(key, [])))
