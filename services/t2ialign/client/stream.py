@@ -52,7 +52,8 @@ class GenerateStream:
             self._nudge.clear()
 
     def set_interval(self, interval_s: float) -> None:
-        """Change the pause between calls; threads waiting out the old one start their next call now."""
+        """Change the pause between calls from the next one on; a thread waiting out the old pause wakes now (with
+        several threads, the others finish theirs first)."""
         self.interval_s = interval_s
         self._nudge.set()
 
