@@ -95,7 +95,7 @@ def test_a_hung_worker_is_hard_stopped_and_its_placement_group_removed(trainer) 
         deadline = time.monotonic() + 20
         while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
             time.sleep(0.25)
-        assert ray.available_resources().get("CPU", 0) == 2
+        assert ray.available_resources().get("CPU", 0) == 2, ray.util.placement_group_table()
         assert not [g for g in ray.util.placement_group_table().values() if g["state"] == "CREATED"]
     finally:
         with contextlib.suppress(ProcessLookupError):

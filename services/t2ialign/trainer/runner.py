@@ -8,10 +8,11 @@ of progress (jobs.py), where a restarted replica finds it.
 Bounds: a job that cannot get its workers fails within placement_timeout_s (the runner waits for
 ray.available_resources() first; Ray Train's own worker-group start is bounded by the same timeout and
 controller_failure_limit=0, so it never retries an unplaceable group forever). CancelJob sets a stop flag
-the workers read between steps; after cancel_grace_s the runner records CANCELLED and exits, which takes the
-Train controller and the workers with it. The workers' placement group is not fate-shared with a controller
-that dies (Ray keeps a non-detached group until its creator's job ends too, and the job here is Serve's), so
-the runner removes every group its workers reported before it exits, on every path.
+the workers read between steps; after cancel_grace_s the runner records CANCELLED, aborts Train's controller
+(its own graceful abort: workers, then their placement group; ray.kill if that hangs) and exits. Only then
+does it remove every group the controller reported (controller_link.py): a group outlives a controller that
+dies (Ray keeps a non-detached group until its creator's job ends, and the job here is Serve's), and removing
+one under a live controller makes it start a new group, which nobody would remove.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class JobRunner:
         self.lock = threading.Lock()
         self.worker_pid: int | None = None
         self.placement_groups: set[str] = set()  # hex ids, one per worker-group start
+        self.controller: Any = None  # Train's controller, reported by controller_link.RunnerLink
         self._persisted = 0.0
 
     # Called by the deployment --------------------------------------------------------------------
@@ -89,6 +91,15 @@ class JobRunner:
                 threading.Thread(target=self._hard_stop, daemon=True).start()
             return self.job.to_dict()
 
+    # Called by Train's controller (controller_link.RunnerLink) ------------------------------------
+    def holds_controller(self, controller: Any) -> None:
+        with self.lock:
+            self.controller = controller
+
+    def holds_placement_group(self, group_hex: str) -> None:
+        with self.lock:
+            self.placement_groups.add(group_hex)
+
     # Called by the rank-0 worker -----------------------------------------------------------------
     def progress(self, step: int, total: int, metrics: dict[str, float], pid: int) -> bool:
         """Record progress; returns the stop flag."""
@@ -104,10 +115,6 @@ class JobRunner:
             if time.time() - self._persisted >= self.cfg.progress_persist_s:
                 self._persist()
             return self.job.cancel_requested
-
-    def holds_placement_group(self, group_hex: str) -> None:
-        with self.lock:
-            self.placement_groups.add(group_hex)
 
     def published(self, version: str, parent_version: str, metrics: dict[str, float]) -> None:
         with self.lock:
@@ -165,6 +172,7 @@ class JobRunner:
         from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
         from ray.train.torch import TorchTrainer
 
+        from t2ialign.trainer.controller_link import RunnerLink
         from t2ialign.trainer.workers import train_loop
 
         per_worker = {} if self.cfg.use_gpu else {"CPU": self.cfg.cpus_per_worker}
@@ -184,6 +192,7 @@ class JobRunner:
                 storage_path=self.cfg.runs_path,
                 failure_config=FailureConfig(max_failures=self.cfg.max_failures, controller_failure_limit=0),
                 checkpoint_config=CheckpointConfig(num_to_keep=2),
+                callbacks=[RunnerLink(runner_name(self.job.job_id), self.cfg.namespace)],
             ),
         )
         try:
@@ -199,8 +208,9 @@ class JobRunner:
                 return
             self._finish("cancelled", f"hard-stopped: the workers did not stop within {self.cfg.cancel_grace_s:g} s")
         log.warning("job %s: hard stop", self.job.job_id)
+        self._stop_controller()
         self._release_placement_groups()
-        os._exit(0)  # takes the Train controller (owned by this process) and its workers with it
+        os._exit(0)  # takes anything else this process owns with it
 
     def _finish(self, state: str, error: str = "") -> None:
         """Enter a terminal state (caller holds the lock); the first terminal state wins."""
@@ -212,6 +222,29 @@ class JobRunner:
     def _persist(self) -> None:
         jobs.save(self.store, self.job)
         self._persisted = time.time()
+
+    def _stop_controller(self) -> None:
+        """Abort Train's controller and wait until it is gone, so that it cannot start another worker group."""
+        with self.lock:
+            controller = self.controller
+        if controller is None:  # fit() has not got that far: no worker group yet
+            return
+        try:  # abort() stops the workers (5 s patience, then kill), removes their group and exits the actor
+            ray.get(controller.abort.remote(), timeout=self.cfg.cancel_grace_s + 10)
+        except ray.exceptions.RayActorError:
+            return  # it exited, as abort() does when it is done
+        except Exception as e:
+            log.warning("job %s: Train's controller did not abort (%s); killing it", self.job.job_id, e)
+        ray.kill(controller, no_restart=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                ray.get(controller.__ray_ready__.remote(), timeout=1)
+            except ray.exceptions.RayActorError:
+                return
+            except ray.exceptions.GetTimeoutError:
+                pass
+            time.sleep(0.2)
 
     def _release_placement_groups(self) -> None:
         """Remove the workers' placement groups (a no-op for those Train's controller already removed)."""
