@@ -12,10 +12,10 @@ the reward app serves the shipped r_phi, the generator the shipped base), then, 
    inside the service), timed end to end from the client; their kept images are judged too ("direct").
 3. Ranking check: clean renders of a prompt against a render with one attribute swapped, scored through the
    RewardService (gRPC Score); the share ranked right, seen and unseen objects.
-4. The larger held-out pool (reward_heads.held_out_pool: 64 prompts x 8 images from the shipped base, 10 steps),
-   scored through the RewardService: best-of-n for n = 1, 2, 4, 8 over disjoint blocks, by r_phi and CLIP
-   score. No generation, so it is the tighter estimate for n <= 8 on this CPU; the candidates of part 1 are
-   the end-to-end path.
+4. The larger held-out pool (evaluation.reward_test_pool.held_out_pool: 64 prompts x 8 images from the shipped
+   base, 10 steps), scored through the RewardService: best-of-n for n = 1, 2, 4, 8 over disjoint blocks, by
+   r_phi and CLIP score. No generation, so it is the tighter estimate for n <= 8 on this CPU; the candidates
+   of part 1 are the end-to-end path.
 
 Prints JSON lines and a table, writes --json and the plot (alignment and latency against n) to --plot.
 Usage: .venv/bin/python benchmarks/bench_filtering.py [--per-cell 1] [--latency-prompts 1] [--steps 10]
@@ -139,13 +139,13 @@ def run(args: argparse.Namespace) -> None:
     print(json.dumps({k: result[k] for k in ("reward_version", "pairs_seen", "pairs_unseen")}), flush=True)
 
     # 4. The held-out pool, scored through the RewardService (if cached: drawing it takes 15-40 minutes).
-    from reward_heads import CACHE  # benchmarks/ is on sys.path as a script
+    from t2ialign.evaluation.reward_test_pool import TEST_POOL
 
-    if (CACHE / "test.npz").is_file():
+    if TEST_POOL.is_file():
         result["held_out_pool"] = held_out_pool_figures(rew, clip, smoke=args.smoke)
         print(json.dumps({"held_out_pool": result["held_out_pool"]}), flush=True)
     else:
-        print(f"skipping the held-out pool: {CACHE / 'test.npz'} is not drawn (benchmarks/reward_choice.py draws it)")
+        print(f"skipping the held-out pool: {TEST_POOL} is not drawn (benchmarks/reward_choice.py draws it)")
 
     # 1. Alignment from 16 service-scored candidates per prompt.
     t0, rphi, clips, matches = time.time(), [], [], []
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> None:
 
 def held_out_pool_figures(rew: RewardClient, clip: ClipBackbone, smoke: bool) -> dict:
     """Best-of-n (n <= 8) on the cached held-out pool: r_phi scores from the service, CLIP score from here."""
-    from reward_heads import held_out_pool  # benchmarks/ is on sys.path as a script
+    from t2ialign.evaluation.reward_test_pool import held_out_pool
 
     pool = held_out_pool()
     k = 8  # images per prompt in the pool, in prompt order

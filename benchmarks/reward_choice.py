@@ -2,8 +2,9 @@
 
 1. Training sets: prefixes of the rated pool of `t2ialign pretrain reward` (weights/toy/reward-checkpoint/pool/;
    prompts are shuffled, so a prefix mixes the categories), the simulated raters' labels, skips dropped.
-2. Test pool: reward_heads.held_out_pool(), 64 evaluation prompts (8 per split and category, seed 4321) x 8
-   images from the shipped base at 10 steps, judged by the oracle; the unseen split names the held-out object.
+2. Test pool: evaluation.reward_test_pool.held_out_pool(), 64 evaluation prompts (8 per split and category,
+   seed 4321) x 8 images from the shipped base at 10 steps, judged by the oracle; the unseen split names the
+   held-out object.
 3. Per training set: CLIP score (threshold fit on the training labels) and each head (RewardTrainConfig
    overrides, mean over --seeds): unseen and seen accuracy at threshold 0.5 and AUC, and the share of clean
    one-attribute-mismatch pairs ranked right (evaluation.reward_accuracy.mismatch_pairs, seen and unseen objects).
@@ -23,9 +24,9 @@ import json
 
 import numpy as np
 import torch
-from reward_heads import HEADS, held_out_pool, split_figures  # benchmarks/ is on sys.path as a script
 
 from t2ialign.evaluation.reward_accuracy import clip_scores, mismatch_pairs, pair_accuracy
+from t2ialign.evaluation.reward_test_pool import held_out_pool, split_figures
 from t2ialign.models.clip import ClipBackbone
 from t2ialign.models.reward import RewardModel
 from t2ialign.paths import DEFAULT_CLIP, DEFAULT_REWARD
@@ -35,6 +36,7 @@ from t2ialign.training.reward_train import RewardTrainConfig, train_reward_model
 
 THRESHOLDS = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5)  # on `normalized`: standard deviations above the calibration mean
 PAIRS = 120  # clean mismatch pairs per split
+HEADS = {"without_pc": {"pc_weight": 0.0}, "pc_paper": {}}  # --heads default: the paper's head without and with L_pc
 
 
 def pair_figures(score, pairs: dict[str, dict]) -> dict[str, float]:

@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 import pytest
+import torch
 
 from t2ialign.models.reward import RewardConfig, RewardModel
 from t2ialign.toyworld.grammar import UNSEEN_OBJECTS, parse_prompt
@@ -110,3 +111,21 @@ def test_product_features_head_trains_saves_and_loads(tiny_clip, tmp_path) -> No
     np.testing.assert_allclose(loaded.score(images, prompts).numpy(), model.score(images, prompts).numpy(), atol=1e-6)
     plain = train_reward_model(tiny_clip, images, prompts, labels, RewardTrainConfig(epochs=1))
     assert plain.head.net[0].in_features == 2 * tiny_clip.embed_dim  # the paper's head stays the default
+
+
+def test_product_skip_head_starts_at_the_mlp_and_round_trips(tiny_clip, tmp_path) -> None:
+    images, prompts, labels = _easy_case(4)
+    cfg = RewardTrainConfig(epochs=2, reward={"hidden": 32, "product_features": True, "product_skip": True})
+    model = train_reward_model(tiny_clip, images, prompts, labels, cfg)
+    assert model.head.skip is not None and model.head.skip.weight.abs().sum() > 0  # trained away from its zero init
+    fresh = RewardModel(tiny_clip, model.cfg)
+    assert fresh.head.skip is not None and torch.count_nonzero(fresh.head.skip.weight) == 0
+    img_e, txt_e = torch.randn(3, tiny_clip.embed_dim), torch.randn(3, tiny_clip.embed_dim)
+    with torch.no_grad():
+        fresh.head.eval()
+        mlp_only = fresh.head.net(torch.cat([img_e, txt_e, img_e * txt_e], dim=-1)).squeeze(-1)
+        torch.testing.assert_close(fresh.head(img_e, txt_e), mlp_only)
+    model.save(tmp_path / "rw")
+    loaded = RewardModel.load(tmp_path / "rw", tiny_clip)
+    assert loaded.cfg.product_skip and loaded.version == model.version
+    np.testing.assert_allclose(loaded.score(images, prompts).numpy(), model.score(images, prompts).numpy(), atol=1e-6)

@@ -33,10 +33,13 @@ class RewardConfig:
     # Not in the paper: also feed image_emb * text_emb (unit-norm embeddings, so its sum is CLIP score). An MLP on
     # the plain concatenation has to build every image-text interaction from its GELUs (docs/REWARD_MODEL.md).
     product_features: bool = False
+    # Not in the paper: add a linear term w . (image_emb * text_emb) to the MLP's output, a learned,
+    # per-dimension CLIP score (w = 1 would be CLIP score). It starts at zero, so training begins at the MLP alone.
+    product_skip: bool = False
 
 
 class RewardHead(torch.nn.Module):
-    """MLP over concat(image_emb, text_emb[, image_emb * text_emb]) -> scalar."""
+    """MLP over concat(image_emb, text_emb[, image_emb * text_emb]) -> scalar[, + w . (image_emb * text_emb)]."""
 
     def __init__(self, embed_dim: int, cfg: RewardConfig):
         super().__init__()
@@ -47,10 +50,15 @@ class RewardHead(torch.nn.Module):
             torch.nn.Dropout(cfg.dropout),
             torch.nn.Linear(cfg.hidden, 1),
         )
+        self.skip = torch.nn.Linear(embed_dim, 1, bias=False) if cfg.product_skip else None
+        if self.skip is not None:
+            torch.nn.init.zeros_(self.skip.weight)
 
     def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
-        parts = [image_emb, text_emb, image_emb * text_emb] if self.product_features else [image_emb, text_emb]
-        return self.net(torch.cat(parts, dim=-1)).squeeze(-1)  # (B,)
+        product = image_emb * text_emb
+        parts = [image_emb, text_emb, product] if self.product_features else [image_emb, text_emb]
+        out = self.net(torch.cat(parts, dim=-1)).squeeze(-1)  # (B,)
+        return out if self.skip is None else out + self.skip(product).squeeze(-1)
 
 
 class RewardModel(torch.nn.Module):
