@@ -55,7 +55,7 @@ class RewardHead(torch.nn.Module):
             torch.nn.init.zeros_(self.skip.weight)
 
     def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
-        product = image_emb * text_emb
+        product = image_emb * text_emb if self.product_features or self.skip is not None else None
         parts = [image_emb, text_emb, product] if self.product_features else [image_emb, text_emb]
         out = self.net(torch.cat(parts, dim=-1)).squeeze(-1)  # (B,)
         return out if self.skip is None else out + self.skip(product).squeeze(-1)
